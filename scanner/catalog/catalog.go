@@ -1,0 +1,296 @@
+// Package catalog holds fleetscan's catalog of known GKE issues: one YAML
+// file per issue, embedded in the binary, decoded strictly and validated as a
+// whole. It also owns the GKE version type and evaluates an issue's version
+// and configuration conditions against one subject (a node pool or a
+// cluster). It imports nothing else from this repository.
+package catalog
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed issues/*.yaml
+var embedded embed.FS
+
+// Severity ranks an issue. Its values are the BigQuery and alert values.
+type Severity string
+
+const (
+	Critical Severity = "CRITICAL"
+	High     Severity = "HIGH"
+	Medium   Severity = "MEDIUM"
+	Low      Severity = "LOW"
+	Info     Severity = "INFO"
+)
+
+// Severities lists the severities from the most to the least severe.
+var Severities = []Severity{Critical, High, Medium, Low, Info}
+
+// Rank is 0 for INFO up to 4 for CRITICAL, and -1 for an unknown severity.
+func (s Severity) Rank() int {
+	i := slices.Index(Severities, s)
+	if i < 0 {
+		return -1
+	}
+	return len(Severities) - 1 - i
+}
+
+// ParseSeverity accepts a severity name in any case.
+func ParseSeverity(s string) (Severity, error) {
+	sev := Severity(strings.ToUpper(strings.TrimSpace(s)))
+	if sev.Rank() < 0 {
+		return "", fmt.Errorf("unknown severity %q (want one of %s)", s, joinSeverities())
+	}
+	return sev, nil
+}
+
+func joinSeverities() string {
+	names := make([]string, len(Severities))
+	for i, s := range Severities {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Scope says what one finding of an issue is about.
+type Scope string
+
+const (
+	ScopeCluster  Scope = "cluster"
+	ScopeNodePool Scope = "node_pool"
+)
+
+// Source says what decides an issue; it is also the evidence source name.
+type Source string
+
+const (
+	ContainerAPI  Source = "container_api"  // versions and configuration
+	KubernetesAPI Source = "kubernetes_api" // in-cluster objects
+	CloudLogging  Source = "cloud_logging"  // a symptom in the logs
+)
+
+// Component names the version an issue compares.
+type Component string
+
+const (
+	ControlPlane Component = "control_plane" // currentMasterVersion
+	NodePool     Component = "node_pool"     // nodePools[].version; without pools currentNodeVersion, then currentMasterVersion
+)
+
+// Issue is one catalog entry. Field names are the YAML keys.
+type Issue struct {
+	ID          string     `yaml:"id"`
+	Title       string     `yaml:"title"`
+	Severity    Severity   `yaml:"severity"`
+	Summary     string     `yaml:"summary"`
+	Scope       Scope      `yaml:"scope"`
+	DecidedBy   Source     `yaml:"decided_by"`
+	Compares    Component  `yaml:"compares"`
+	Conditions  Conditions `yaml:"conditions"`
+	Affected    []Range    `yaml:"affected"`
+	Checks      string     `yaml:"checks"`
+	Symptom     *Symptom   `yaml:"symptom"`
+	Remediation string     `yaml:"remediation"`
+	DocsURL     string     `yaml:"docs_url"`
+	References  []string   `yaml:"references"`
+
+	file string // the file it was read from, for messages
+}
+
+// Conditions on a subject's configuration. Unset conditions always hold.
+type Conditions struct {
+	// DataplaneV2 requires networkConfig.datapathProvider to be (true) or
+	// not to be (false) ADVANCED_DATAPATH.
+	DataplaneV2 *bool `yaml:"dataplane_v2"`
+	// Autopilot requires autopilot.enabled to be true or false.
+	Autopilot *bool `yaml:"autopilot"`
+	// ImageFamilies lists the node image families affected.
+	ImageFamilies []ImageFamily `yaml:"image_families"`
+}
+
+// Range is one affected stretch of minors: "1.27", "1.22-1.25" or "<=1.26".
+// FixedIn, the first fixed version, is allowed on a single-minor range only.
+type Range struct {
+	Minors  string `yaml:"minors"`
+	FixedIn string `yaml:"fixed_in"`
+
+	from, to Minor   // inclusive; from is the zero Minor for "<=X"
+	fixed    Version // zero when no fix is documented
+}
+
+// Symptom is a Kubernetes event (log_id "events", resource type k8s_pod)
+// that shows an issue is happening.
+type Symptom struct {
+	// Reason is the event's reason, matched exactly.
+	Reason string `yaml:"reason"`
+	// Message is a stable substring of the event's message.
+	Message string `yaml:"message"`
+	// Detail is an optional regular expression whose match in a message is
+	// reported as evidence detail (e.g. the exhausted IP range).
+	Detail string `yaml:"detail"`
+	// UnlessAffected, for an issue decided by cloud_logging, names the issue
+	// that explains the symptom better when the cluster is affected by it.
+	UnlessAffected string `yaml:"unless_affected"`
+
+	detail *regexp.Regexp
+}
+
+// DetailPattern returns the compiled Detail, or nil.
+func (s *Symptom) DetailPattern() *regexp.Regexp { return s.detail }
+
+// Key identifies the symptom's log query; issues with the same key share it.
+func (s *Symptom) Key() string { return s.Reason + "\x00" + s.Message }
+
+// Catalog is a validated set of issues sorted by ID.
+type Catalog struct {
+	Issues  []*Issue
+	Version string // content hash of the entries, recorded with every finding
+	byID    map[string]*Issue
+}
+
+// Issue returns the issue with the given ID, or nil.
+func (c *Catalog) Issue(id string) *Issue { return c.byID[id] }
+
+// Embedded returns the catalog built into the binary.
+func Embedded() (*Catalog, error) {
+	sub, err := fs.Sub(embedded, "issues")
+	if err != nil {
+		return nil, err
+	}
+	return Load(sub)
+}
+
+// LoadDir reads and validates a directory of issue files; with base, the
+// directory's issues are added to base's and replace those with the same ID.
+func LoadDir(dir string, base *Catalog) (*Catalog, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("catalog directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("catalog directory: %s is not a directory", dir)
+	}
+	issues, raw, err := decodeAll(os.DirFS(dir), dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(issues) == 0 {
+		return nil, fmt.Errorf("catalog directory %s has no .yaml files", dir)
+	}
+	if base != nil {
+		issues, raw = merge(base, issues, raw)
+	}
+	return build(issues, raw)
+}
+
+// Load reads and validates every *.yaml file at the root of fsys.
+func Load(fsys fs.FS) (*Catalog, error) {
+	issues, raw, err := decodeAll(fsys, "")
+	if err != nil {
+		return nil, err
+	}
+	return build(issues, raw)
+}
+
+func merge(base *Catalog, add []*Issue, raw map[*Issue][]byte) ([]*Issue, map[*Issue][]byte) {
+	replaced := map[string]bool{}
+	for _, is := range add {
+		replaced[is.ID] = true
+	}
+	out := slices.Clone(add)
+	for _, is := range base.Issues {
+		if !replaced[is.ID] {
+			out = append(out, is)
+			raw[is] = []byte(is.ID + "@" + base.Version)
+		}
+	}
+	return out, raw
+}
+
+func build(issues []*Issue, raw map[*Issue][]byte) (*Catalog, error) {
+	if err := Validate(issues); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(issues, func(a, b *Issue) int { return strings.Compare(a.ID, b.ID) })
+	h := sha256.New()
+	byID := make(map[string]*Issue, len(issues))
+	for _, is := range issues {
+		byID[is.ID] = is
+		h.Write(raw[is])
+		h.Write([]byte{0})
+	}
+	return &Catalog{Issues: issues, Version: hex.EncodeToString(h.Sum(nil))[:12], byID: byID}, nil
+}
+
+// decodeAll decodes every .yaml file of fsys strictly and reports every
+// file's problems at once. dir only prefixes file names in messages.
+func decodeAll(fsys fs.FS, dir string) ([]*Issue, map[*Issue][]byte, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, nil, err
+	}
+	var issues []*Issue
+	raw := map[*Issue][]byte{}
+	var errs []error
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		is, err := Decode(path.Join(dir, name), data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		issues = append(issues, is)
+		raw[is] = data
+	}
+	return issues, raw, errors.Join(errs...)
+}
+
+// yamlFieldErr matches the yaml package's message for an unknown key.
+var yamlFieldErr = regexp.MustCompile(`^line (\d+): field (\S+) not found in type catalog\.(\w+)$`)
+
+var yamlSections = map[string]string{"Issue": "issue", "Conditions": "conditions", "Range": "affected range", "Symptom": "symptom"}
+
+// Decode decodes one issue file strictly: unknown keys are errors. file is
+// the name used in messages and compared with the issue's ID by Validate.
+func Decode(file string, data []byte) (*Issue, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var is Issue
+	if err := dec.Decode(&is); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: file is empty", file)
+		}
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		errs := make([]error, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			if m := yamlFieldErr.FindStringSubmatch(e); m != nil {
+				e = fmt.Sprintf("line %s: unknown field %q in %s", m[1], m[2], yamlSections[m[3]])
+			}
+			errs = append(errs, fmt.Errorf("%s: %s", file, e))
+		}
+		return nil, errors.Join(errs...)
+	}
+	is.file = file
+	return &is, nil
+}

@@ -1,0 +1,163 @@
+package catalog
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ImageFamily groups node image types by what matters to known issues.
+type ImageFamily string
+
+const (
+	LinuxContainerd ImageFamily = "linux_containerd" // COS_CONTAINERD, UBUNTU_CONTAINERD
+	LinuxDocker     ImageFamily = "linux_docker"     // COS, UBUNTU (unsupported from 1.24)
+	Windows         ImageFamily = "windows"          // WINDOWS_LTSC(_CONTAINERD), WINDOWS_SAC(_CONTAINERD)
+	Custom          ImageFamily = "custom"           // CUSTOM
+)
+
+var imageFamilies = []ImageFamily{LinuxContainerd, LinuxDocker, Windows, Custom}
+
+func joinFamilies() string {
+	s := make([]string, len(imageFamilies))
+	for i, f := range imageFamilies {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ", ")
+}
+
+// FamilyOf returns the family of a node image type, compared
+// case-insensitively, or "" when the type is empty or not known.
+func FamilyOf(imageType string) ImageFamily {
+	switch strings.ToUpper(imageType) {
+	case "COS_CONTAINERD", "UBUNTU_CONTAINERD":
+		return LinuxContainerd
+	case "COS", "UBUNTU":
+		return LinuxDocker
+	case "WINDOWS_LTSC_CONTAINERD", "WINDOWS_SAC_CONTAINERD", "WINDOWS_LTSC", "WINDOWS_SAC":
+		return Windows
+	case "CUSTOM":
+		return Custom
+	}
+	return ""
+}
+
+// Subject is what one issue is evaluated against: a node pool, or a
+// cluster's control plane or nodes.
+type Subject struct {
+	Version     string // as the API reports it; parsed here
+	DataplaneV2 bool
+	Autopilot   bool
+	ImageType   string // node image type; "" when not reported
+}
+
+// Outcome of evaluating an issue against a subject.
+type Outcome int
+
+const (
+	NotAffected Outcome = iota
+	Affected
+	Undecided // a condition or the version could not be decided
+)
+
+// Verdict is the result of Evaluate. Reason and the versions are set only
+// when the outcome is Affected or Undecided.
+type Verdict struct {
+	Outcome Outcome
+	// FixedIn is the first fixed version on the subject's minor, "" when
+	// none is documented.
+	FixedIn string
+	// UpgradeTo is the version to upgrade to: FixedIn, or the first fix on
+	// a later minor when the subject's minor has none ("" if none at all).
+	UpgradeTo string
+	// Reason completes a sentence that starts with the subject, e.g.
+	// "runs 1.24.9-gke.100, below 1.24.9-gke.3200, the first fix on 1.24".
+	Reason string
+}
+
+// Holds evaluates the issue's configuration conditions only.
+func (is *Issue) Holds(s Subject) (Outcome, string) {
+	c := is.Conditions
+	if c.DataplaneV2 != nil && *c.DataplaneV2 != s.DataplaneV2 {
+		return NotAffected, ""
+	}
+	if c.Autopilot != nil && *c.Autopilot != s.Autopilot {
+		return NotAffected, ""
+	}
+	if len(c.ImageFamilies) > 0 {
+		fam := FamilyOf(s.ImageType)
+		if fam == "" {
+			if s.ImageType == "" {
+				return Undecided, "does not report its node image type"
+			}
+			return Undecided, fmt.Sprintf("uses node image type %q, which fleetscan does not know", s.ImageType)
+		}
+		for _, f := range c.ImageFamilies {
+			if f == fam {
+				return Affected, ""
+			}
+		}
+		return NotAffected, ""
+	}
+	return Affected, ""
+}
+
+// Evaluate decides a container_api issue for one subject: every condition
+// must hold and the version must be in an affected range below its fix.
+// A configuration that rules the issue out wins over an unparseable
+// version; otherwise anything undecidable is Undecided, never a pass.
+func (is *Issue) Evaluate(s Subject) Verdict {
+	cond, why := is.Holds(s)
+	if cond == NotAffected {
+		return Verdict{}
+	}
+	v, err := ParseVersion(s.Version)
+	if err != nil {
+		if s.Version == "" {
+			return Verdict{Outcome: Undecided, Reason: "does not report its version"}
+		}
+		return Verdict{Outcome: Undecided, Reason: fmt.Sprintf("reports version %q, which is not a GKE version", s.Version)}
+	}
+	i := is.rangeOf(v.MinorLine())
+	if i < 0 {
+		return Verdict{}
+	}
+	r := is.Affected[i]
+	if !r.fixed.IsZero() && !v.Less(r.fixed) {
+		return Verdict{}
+	}
+	out := Verdict{Outcome: Affected, FixedIn: r.FixedIn, UpgradeTo: r.FixedIn}
+	switch {
+	case r.FixedIn != "":
+		out.Reason = fmt.Sprintf("runs %s, below %s, the first fixed version on %s", v, r.FixedIn, r.from)
+	default:
+		out.UpgradeTo = is.firstFixAfter(i)
+		if out.UpgradeTo != "" {
+			out.Reason = fmt.Sprintf("runs %s; no fix is documented on %s, the first fixed version is %s", v, v.MinorLine(), out.UpgradeTo)
+		} else {
+			out.Reason = fmt.Sprintf("runs %s; no fixed version is documented", v)
+		}
+	}
+	if cond == Undecided {
+		out.Outcome = Undecided
+		out.Reason = fmt.Sprintf("%s, an affected version, but %s", out.Reason, why)
+	}
+	return out
+}
+
+func (is *Issue) rangeOf(m Minor) int {
+	for i, r := range is.Affected {
+		if m.Compare(r.from) >= 0 && m.Compare(r.to) <= 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func (is *Issue) firstFixAfter(i int) string {
+	for _, r := range is.Affected[i+1:] {
+		if r.FixedIn != "" {
+			return r.FixedIn
+		}
+	}
+	return ""
+}

@@ -1,0 +1,215 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`)
+
+// Validate checks issues one by one and as a set, and returns every problem
+// at once. It also prepares the parsed ranges and patterns that evaluation
+// uses, so only validated issues can be evaluated.
+func Validate(issues []*Issue) error {
+	var errs []error
+	seen := map[string]string{}
+	for _, is := range issues {
+		for _, e := range is.validate() {
+			errs = append(errs, fmt.Errorf("%s: %s", is.label(), e))
+		}
+		if is.ID == "" {
+			continue
+		}
+		if prev, ok := seen[is.ID]; ok {
+			errs = append(errs, fmt.Errorf("%s: duplicate id %s (also in %s)", is.label(), is.ID, prev))
+			continue
+		}
+		seen[is.ID] = is.label()
+	}
+	for _, is := range issues {
+		if is.Symptom == nil || is.Symptom.UnlessAffected == "" {
+			continue
+		}
+		if _, ok := seen[is.Symptom.UnlessAffected]; !ok {
+			errs = append(errs, fmt.Errorf("%s: symptom.unless_affected names unknown issue %s", is.label(), is.Symptom.UnlessAffected))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (is *Issue) label() string {
+	if is.file != "" {
+		return is.file
+	}
+	return is.ID
+}
+
+func (is *Issue) validate() []string {
+	var p []string
+	bad := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
+
+	switch {
+	case is.ID == "":
+		bad("id is missing")
+	case !idPattern.MatchString(is.ID):
+		bad("id %q is not UPPER-CASE words joined by hyphens", is.ID)
+	case is.file != "" && strings.TrimSuffix(path.Base(is.file), ".yaml") != is.ID:
+		bad("id %s does not match the file name %s", is.ID, path.Base(is.file))
+	}
+	if strings.TrimSpace(is.Title) == "" {
+		bad("title is missing")
+	}
+	if is.Severity.Rank() < 0 {
+		bad("severity %q is not one of %s", is.Severity, joinSeverities())
+	}
+	if strings.TrimSpace(is.Summary) == "" {
+		bad("summary is missing")
+	}
+	if is.Scope != ScopeCluster && is.Scope != ScopeNodePool {
+		bad("scope %q is not cluster or node_pool", is.Scope)
+	}
+	if strings.TrimSpace(is.Remediation) == "" {
+		bad("remediation is missing")
+	}
+	if u, err := url.Parse(is.DocsURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("docs_url %q is not an https URL", is.DocsURL)
+	}
+	for _, f := range is.Conditions.ImageFamilies {
+		if !slices.Contains(imageFamilies, f) {
+			bad("conditions.image_families: unknown family %q (want one of %s)", f, joinFamilies())
+		}
+	}
+
+	switch is.DecidedBy {
+	case ContainerAPI:
+		switch is.Compares {
+		case ControlPlane:
+			if is.Scope != ScopeCluster {
+				bad("compares control_plane needs scope cluster")
+			}
+		case NodePool:
+			if is.Scope != ScopeNodePool {
+				bad("compares node_pool needs scope node_pool")
+			}
+		default:
+			bad("compares %q is not control_plane or node_pool", is.Compares)
+		}
+		if len(is.Affected) == 0 {
+			bad("affected lists no minor versions")
+		}
+		if len(is.Conditions.ImageFamilies) > 0 && is.Compares != NodePool {
+			bad("conditions.image_families needs compares node_pool")
+		}
+	case KubernetesAPI:
+		if strings.TrimSpace(is.Checks) == "" {
+			bad("checks is missing: say what the Kubernetes API check looks for")
+		}
+	case CloudLogging:
+		if is.Symptom == nil {
+			bad("symptom is missing: an issue decided by cloud_logging needs one")
+		}
+	default:
+		bad("decided_by %q is not container_api, kubernetes_api or cloud_logging", is.DecidedBy)
+	}
+	if is.DecidedBy != ContainerAPI {
+		if is.Compares != "" {
+			bad("compares is only for issues decided by container_api")
+		}
+		if len(is.Affected) > 0 {
+			bad("affected is only for issues decided by container_api")
+		}
+	}
+	p = append(p, validateRanges(is.Affected)...)
+	if s := is.Symptom; s != nil {
+		if s.Reason == "" {
+			bad("symptom.reason is missing")
+		}
+		if strings.TrimSpace(s.Message) == "" {
+			bad("symptom.message is missing")
+		}
+		if s.Detail != "" {
+			re, err := regexp.Compile(s.Detail)
+			if err != nil {
+				bad("symptom.detail is not a regular expression: %v", err)
+			}
+			s.detail = re
+		}
+		if s.UnlessAffected != "" && is.DecidedBy != CloudLogging {
+			bad("symptom.unless_affected is only for issues decided by cloud_logging")
+		}
+		if s.UnlessAffected == is.ID && is.ID != "" {
+			bad("symptom.unless_affected names the issue itself")
+		}
+	}
+	return p
+}
+
+// validateRanges parses every range in place and checks that they are in
+// ascending order without overlap.
+func validateRanges(rs []Range) []string {
+	var p []string
+	prev := -1
+	for i := range rs {
+		r := &rs[i]
+		at := fmt.Sprintf("affected[%d]", i)
+		if err := r.parse(); err != nil {
+			p = append(p, fmt.Sprintf("%s: %v", at, err))
+			continue
+		}
+		if prev >= 0 {
+			q := rs[prev]
+			switch {
+			case r.from.Compare(q.to) <= 0 && r.to.Compare(q.from) >= 0:
+				p = append(p, fmt.Sprintf("%s: minors %s overlap affected[%d] minors %s", at, r.Minors, prev, q.Minors))
+			case r.from.Compare(q.to) < 0:
+				p = append(p, fmt.Sprintf("%s: minors %s come before affected[%d] minors %s; list ranges in ascending order", at, r.Minors, prev, q.Minors))
+			}
+		}
+		prev = i
+	}
+	return p
+}
+
+func (r *Range) parse() error {
+	s := strings.TrimSpace(r.Minors)
+	var err error
+	switch {
+	case s == "":
+		return errors.New("minors is missing")
+	case strings.HasPrefix(s, "<="):
+		r.from = Minor{}
+		r.to, err = ParseMinor(strings.TrimSpace(s[2:]))
+	case strings.Contains(s, "-"):
+		a, b, _ := strings.Cut(s, "-")
+		if r.from, err = ParseMinor(strings.TrimSpace(a)); err == nil {
+			r.to, err = ParseMinor(strings.TrimSpace(b))
+		}
+		if err == nil && r.to.Compare(r.from) < 0 {
+			err = fmt.Errorf("minors %s end before they start", s)
+		}
+	default:
+		r.from, err = ParseMinor(s)
+		r.to = r.from
+	}
+	if err != nil {
+		return err
+	}
+	if r.FixedIn == "" {
+		return nil
+	}
+	if r.from != r.to {
+		return fmt.Errorf("fixed_in needs a single minor, not %s", s)
+	}
+	if r.fixed, err = ParseVersion(r.FixedIn); err != nil {
+		return fmt.Errorf("fixed_in: %v", err)
+	}
+	if r.fixed.MinorLine() != r.from {
+		return fmt.Errorf("fixed_in %s is not on minor %s", r.FixedIn, r.from)
+	}
+	return nil
+}
