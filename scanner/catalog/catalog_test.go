@@ -1,0 +1,161 @@
+package catalog
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the want files of testdata/bad")
+
+// The real embedded catalog must load with no problem and hold the seven
+// issue IDs that reports and alert filters depend on.
+func TestEmbeddedCatalog(t *testing.T) {
+	cat, err := Embedded()
+	if err != nil {
+		t.Fatalf("Embedded() error:\n%v", err)
+	}
+	type entry struct {
+		Scope     Scope
+		DecidedBy Source
+		Compares  Component
+		Severity  Severity
+	}
+	got := map[string]entry{}
+	for _, is := range cat.Issues {
+		got[is.ID] = entry{is.Scope, is.DecidedBy, is.Compares, is.Severity}
+	}
+	want := map[string]entry{
+		"DPV2-IPAM-LEAK":              {ScopeNodePool, ContainerAPI, NodePool, High},
+		"DPV2-NETPOL-CONNTRACK-SELF":  {ScopeCluster, ContainerAPI, ControlPlane, Medium},
+		"DPV2-HAIRPIN-CONNTRACK-LEAK": {ScopeCluster, ContainerAPI, ControlPlane, Medium},
+		"DPV2-NODEPORT-RANDOMFULLY":   {ScopeCluster, KubernetesAPI, "", Medium},
+		"DPV2-NODEPORT-EPHEMERAL":     {ScopeCluster, KubernetesAPI, "", Low},
+		"DPV2-NETPOL-ENDPORT":         {ScopeCluster, KubernetesAPI, "", Medium},
+		"GKE-POD-IP-EXHAUSTION":       {ScopeCluster, CloudLogging, "", High},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("embedded catalog issues (-want +got):\n%s", diff)
+	}
+	if len(cat.Version) != 12 {
+		t.Errorf("Version = %q, want 12 hex digits", cat.Version)
+	}
+	for _, is := range cat.Issues {
+		if is.Conditions.DataplaneV2 == nil || !*is.Conditions.DataplaneV2 {
+			if is.DecidedBy != CloudLogging {
+				t.Errorf("%s: a Dataplane V2 known issue must require dataplane_v2: true", is.ID)
+			}
+		}
+	}
+	if s := cat.Issue("DPV2-IPAM-LEAK").Symptom; s == nil || s.Key() != cat.Issue("GKE-POD-IP-EXHAUSTION").Symptom.Key() {
+		t.Errorf("DPV2-IPAM-LEAK and GKE-POD-IP-EXHAUSTION must share the IPAM symptom")
+	}
+}
+
+// Each directory of testdata/bad breaks one rule; want.txt is the exact
+// message (regenerate with go test -update after checking the change).
+func TestBadCatalogs(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/bad/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no testdata/bad cases: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			_, err := LoadDir(dir, nil)
+			if err == nil {
+				t.Fatalf("LoadDir(%s) succeeded, want an error", dir)
+			}
+			got := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+			wantFile := filepath.Join(dir, "want.txt")
+			if *update {
+				if err := os.WriteFile(wantFile, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(wantFile)
+			if err != nil {
+				t.Fatalf("missing %s (run go test -update): %v", wantFile, err)
+			}
+			if diff := cmp.Diff(strings.TrimSuffix(string(want), "\n"), got); diff != "" {
+				t.Errorf("LoadDir(%s) error (-want +got):\n%s", dir, diff)
+			}
+		})
+	}
+}
+
+func TestLoadDirOverridesAndAdds(t *testing.T) {
+	base, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	override := strings.Replace(readIssue(t, "DPV2-IPAM-LEAK"), "severity: HIGH", "severity: CRITICAL", 1)
+	write(t, dir, "DPV2-IPAM-LEAK.yaml", override)
+	added := strings.NewReplacer("id: DPV2-NETPOL-ENDPORT", "id: ACME-CUSTOM-CHECK").Replace(readIssue(t, "DPV2-NETPOL-ENDPORT"))
+	write(t, dir, "ACME-CUSTOM-CHECK.yaml", added)
+
+	cat, err := LoadDir(dir, base)
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	if got := len(cat.Issues); got != len(base.Issues)+1 {
+		t.Errorf("issues = %d, want %d", got, len(base.Issues)+1)
+	}
+	if got := cat.Issue("DPV2-IPAM-LEAK").Severity; got != Critical {
+		t.Errorf("overridden severity = %s, want CRITICAL", got)
+	}
+	if cat.Issue("ACME-CUSTOM-CHECK") == nil {
+		t.Errorf("added issue ACME-CUSTOM-CHECK missing")
+	}
+	if cat.Version == base.Version {
+		t.Errorf("catalog version did not change with the override: %s", cat.Version)
+	}
+}
+
+func TestLoadDirErrors(t *testing.T) {
+	if _, err := LoadDir("testdata/no-such-dir", nil); err == nil || err.Error() != "catalog directory: stat testdata/no-such-dir: no such file or directory" {
+		t.Errorf("missing dir error = %v", err)
+	}
+	if _, err := LoadDir("catalog.go", nil); err == nil || err.Error() != "catalog directory: catalog.go is not a directory" {
+		t.Errorf("file instead of dir error = %v", err)
+	}
+	empty := t.TempDir()
+	if _, err := LoadDir(empty, nil); err == nil || err.Error() != "catalog directory "+empty+" has no .yaml files" {
+		t.Errorf("empty dir error = %v", err)
+	}
+}
+
+func TestParseSeverity(t *testing.T) {
+	for in, want := range map[string]Severity{"high": High, " CRITICAL ": Critical, "Info": Info} {
+		if got, err := ParseSeverity(in); err != nil || got != want {
+			t.Errorf("ParseSeverity(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	_, err := ParseSeverity("urgent")
+	if want := `unknown severity "urgent" (want one of CRITICAL, HIGH, MEDIUM, LOW, INFO)`; err == nil || err.Error() != want {
+		t.Errorf("ParseSeverity(urgent) error = %v, want %s", err, want)
+	}
+	if !(Critical.Rank() > High.Rank() && High.Rank() > Medium.Rank() && Medium.Rank() > Low.Rank() && Low.Rank() > Info.Rank()) {
+		t.Errorf("severity ranks are not ordered")
+	}
+}
+
+func readIssue(t *testing.T, id string) string {
+	t.Helper()
+	b, err := embedded.ReadFile("issues/" + id + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

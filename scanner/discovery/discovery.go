@@ -1,0 +1,186 @@
+// Package discovery finds the GKE clusters that a scan covers. Every source
+// (a gcloud JSON file here; the live APIs later) reads the Container API v1
+// Cluster resource with protojson semantics and reduces it to a
+// scanner.Cluster in FromProto, so all sources agree field by field.
+package discovery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fleetscan/fleetscan/scanner"
+)
+
+// selfLinkPattern takes project, location and name from a cluster's selfLink:
+// https://container.googleapis.com/v1/projects/P/(locations|zones)/L/clusters/N
+var selfLinkPattern = regexp.MustCompile(`/projects/([^/]+)/(?:locations|zones)/([^/]+)/clusters/([^/]+)$`)
+
+// ProjectFromSelfLink returns the project ID in a cluster's selfLink.
+func ProjectFromSelfLink(selfLink string) (string, bool) {
+	m := selfLinkPattern.FindStringSubmatch(selfLink)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// FromProto reduces a Container API cluster to what fleetscan reads.
+// projectID may be empty, and is then taken from selfLink.
+func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, error) {
+	if pc.GetName() == "" {
+		return scanner.Cluster{}, errors.New("cluster has no name")
+	}
+	if projectID == "" {
+		p, ok := ProjectFromSelfLink(pc.GetSelfLink())
+		if !ok {
+			return scanner.Cluster{}, fmt.Errorf("cluster %s: no project ID: selfLink %q is not .../projects/P/locations/L/clusters/N", pc.GetName(), pc.GetSelfLink())
+		}
+		projectID = p
+	}
+	c := scanner.Cluster{
+		ProjectID:      projectID,
+		Location:       pc.GetLocation(),
+		Name:           pc.GetName(),
+		ID:             pc.GetId(),
+		SelfLink:       pc.GetSelfLink(),
+		MasterVersion:  pc.GetCurrentMasterVersion(),
+		NodeVersion:    pc.GetCurrentNodeVersion(), //nolint:staticcheck // deprecated, but the minimum node version is what Autopilot without pools has
+		InitialVersion: pc.GetInitialClusterVersion(),
+		Autopilot:      pc.GetAutopilot().GetEnabled(),
+		VPCNative:      pc.GetIpAllocationPolicy().GetUseIpAliases(),
+	}
+	if pc.GetStatus() != containerpb.Cluster_STATUS_UNSPECIFIED {
+		c.Status = pc.GetStatus().String()
+	}
+	if ch := pc.GetReleaseChannel().GetChannel(); ch != containerpb.ReleaseChannel_UNSPECIFIED {
+		c.ReleaseChannel = ch.String()
+	}
+	if dp := pc.GetNetworkConfig().GetDatapathProvider(); dp != containerpb.DatapathProvider_DATAPATH_PROVIDER_UNSPECIFIED {
+		c.Datapath = dp.String()
+	}
+	if c.Location == "" {
+		if m := selfLinkPattern.FindStringSubmatch(pc.GetSelfLink()); m != nil {
+			c.Location = m[2]
+		}
+	}
+	for _, np := range pc.GetNodePools() {
+		c.NodePools = append(c.NodePools, scanner.Pool{
+			Name:      np.GetName(),
+			Version:   np.GetVersion(),
+			ImageType: np.GetConfig().GetImageType(),
+		})
+	}
+	return c, nil
+}
+
+var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// ParseClusters decodes a Container API cluster dump in any of the forms
+// gcloud and the API produce: a JSON array of clusters (gcloud container
+// clusters list --format=json), a ListClustersResponse ({"clusters":[…]}),
+// or one cluster object (describe). Unknown fields are ignored. name is
+// used in messages.
+func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: file is empty", name)
+	}
+	var raws []json.RawMessage
+	switch data[0] {
+	case '[':
+		if err := json.Unmarshal(data, &raws); err != nil {
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
+		}
+	case '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
+		}
+		switch {
+		case probe["clusters"] != nil:
+			if err := json.Unmarshal(probe["clusters"], &raws); err != nil {
+				return nil, fmt.Errorf("%s: \"clusters\" is not an array of clusters", name)
+			}
+		case probe["name"] != nil:
+			raws = []json.RawMessage{data}
+		default:
+			return nil, fmt.Errorf("%s: wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\"", name)
+		}
+	default:
+		if !json.Valid(data) {
+			var v any
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(json.Unmarshal(data, &v)))
+		}
+		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\"", name)
+	}
+	out := make([]scanner.Cluster, 0, len(raws))
+	var errs []error
+	for i, raw := range raws {
+		var pc containerpb.Cluster
+		if err := unmarshal.Unmarshal(raw, &pc); err != nil {
+			errs = append(errs, fmt.Errorf("%s: cluster %d: %v", name, i, err))
+			continue
+		}
+		c, err := FromProto(&pc, "")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: cluster %d: %v", name, i, err))
+			continue
+		}
+		out = append(out, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func jsonErr(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%v at byte %d", se, se.Offset)
+	}
+	return err
+}
+
+// Files is a cluster source that reads gcloud/API JSON dumps.
+type Files struct {
+	Paths []string
+}
+
+// Discover reads every file; any problem in any file stops the scan with
+// every problem listed, so that no cluster is silently left out.
+func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) error {
+	var all []scanner.Cluster
+	var errs []error
+	for _, p := range f.Paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster input: %w", err))
+			continue
+		}
+		cs, err := ParseClusters(p, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, cs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, c := range all {
+		found(c)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+// Package evidence turns Cloud Logging entries into symptom observations per
+// cluster. Entries come from a log file here (gcloud logging read
+// --format=json, or a ListLogEntries response) and from the Logging API
+// later; both go through the same Aggregator.
+package evidence
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// Entry is the part of a LogEntry that symptoms are read from: a Kubernetes
+// event (log_id "events", resource type k8s_pod).
+type Entry struct {
+	InsertID     string
+	Timestamp    time.Time
+	ResourceType string
+	ProjectID    string // resource.labels.project_id
+	Location     string // resource.labels.location
+	Cluster      string // resource.labels.cluster_name
+	Reason       string // jsonPayload.reason
+	Message      string // jsonPayload.message
+	UID          string // jsonPayload.metadata.uid
+	Node         string // jsonPayload.source.host
+	Count        int64  // jsonPayload.count
+}
+
+// Filter is the Cloud Logging query for a symptom since a time, in the
+// Logging query language, with every string escaped. The bound on timestamp
+// is explicit: without one the Go logadmin client narrows to the last 24h.
+func Filter(s *catalog.Symptom, since time.Time) string {
+	return fmt.Sprintf(`log_id("events") resource.type="k8s_pod" jsonPayload.reason=%s jsonPayload.message:%s timestamp>=%s`,
+		Quote(s.Reason), Quote(s.Message), Quote(since.UTC().Format(time.RFC3339)))
+}
+
+// Quote makes s a Logging query language string: double quotes, with
+// backslash and double quote escaped (not strconv.Quote, whose escapes the
+// query language does not share).
+func Quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '\\', '"':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Aggregator groups the entries of a time window per cluster and symptom,
+// de-duplicating events by their metadata.uid: Kubernetes writes an event
+// again each time its count grows, so the entry with the highest count of
+// one uid stands for it.
+type Aggregator struct {
+	symptoms     []*catalog.Symptom
+	since, until time.Time
+	groups       map[groupKey]*group
+	Read         int // entries offered
+	Matched      int // entries of a symptom in the window
+}
+
+type groupKey struct {
+	cluster scanner.ClusterKey
+	symptom string
+}
+
+type group struct {
+	symptom *catalog.Symptom
+	events  map[string]*Entry // by uid (or insertId when the event has none)
+}
+
+// NewAggregator aggregates the given symptoms (one per distinct Key) over
+// [since, until].
+func NewAggregator(symptoms []*catalog.Symptom, since, until time.Time) *Aggregator {
+	return &Aggregator{symptoms: symptoms, since: since, until: until, groups: map[groupKey]*group{}}
+}
+
+// Add offers one entry; entries of other kinds or outside the window are ignored.
+func (a *Aggregator) Add(e Entry) {
+	a.Read++
+	if e.ResourceType != "k8s_pod" || e.Timestamp.Before(a.since) || e.Timestamp.After(a.until) {
+		return
+	}
+	for _, s := range a.symptoms {
+		if e.Reason != s.Reason || !strings.Contains(e.Message, s.Message) {
+			continue
+		}
+		a.Matched++
+		k := groupKey{scanner.ClusterKey{ProjectID: e.ProjectID, Location: e.Location, Name: e.Cluster}, s.Key()}
+		g := a.groups[k]
+		if g == nil {
+			g = &group{symptom: s, events: map[string]*Entry{}}
+			a.groups[k] = g
+		}
+		id := e.UID
+		if id == "" {
+			id = "insertId:" + e.InsertID
+		}
+		if prev, ok := g.events[id]; !ok || e.Count > prev.Count || (e.Count == prev.Count && e.Timestamp.After(prev.Timestamp)) {
+			ec := e
+			g.events[id] = &ec
+		}
+	}
+}
+
+// Observations returns one observation per cluster and symptom, sorted by
+// cluster. query describes where the entries came from (the filter used).
+func (a *Aggregator) Observations(query func(*catalog.Symptom) string) []scanner.Observation {
+	out := make([]scanner.Observation, 0, len(a.groups))
+	for k, g := range a.groups {
+		out = append(out, scanner.Observation{
+			Cluster:    k.cluster,
+			SymptomKey: k.symptom,
+			Events:     len(g.events),
+			Evidence:   g.evidence(query(g.symptom)),
+		})
+	}
+	slices.SortFunc(out, func(x, y scanner.Observation) int {
+		return strings.Compare(x.Cluster.String()+"\x00"+x.SymptomKey, y.Cluster.String()+"\x00"+y.SymptomKey)
+	})
+	return out
+}
+
+// maxNodes bounds the node list of one evidence record.
+const maxNodes = 20
+
+func (g *group) evidence(query string) scanner.Evidence {
+	var (
+		count       int64
+		first, last time.Time
+		nodes       = map[string]bool{}
+		details     = map[string]bool{}
+		sample      *Entry
+		pods        = len(g.events)
+	)
+	for _, e := range g.events {
+		n := max(e.Count, 1)
+		count += n
+		if first.IsZero() || e.Timestamp.Before(first) {
+			first = e.Timestamp
+		}
+		if e.Timestamp.After(last) {
+			last = e.Timestamp
+		}
+		if e.Node != "" {
+			nodes[e.Node] = true
+		}
+		if re := g.symptom.DetailPattern(); re != nil {
+			if m := re.FindStringSubmatch(e.Message); m != nil {
+				details[m[len(m)-1]] = true
+			}
+		}
+		if sample == nil || e.Timestamp.After(sample.Timestamp) || (e.Timestamp.Equal(sample.Timestamp) && e.UID < sample.UID) {
+			sample = e
+		}
+	}
+	nodeList := sortedKeys(nodes)
+	summary := fmt.Sprintf("%d %s event(s) on %d node(s)", count, g.symptom.Reason, len(nodeList))
+	if pods != int(count) {
+		summary = fmt.Sprintf("%d %s event(s) from %d event object(s) on %d node(s)", count, g.symptom.Reason, pods, len(nodeList))
+	}
+	if d := sortedKeys(details); len(d) > 0 {
+		summary += ", range(s) " + strings.Join(d, ", ")
+	}
+	if len(nodeList) > maxNodes {
+		nodeList = nodeList[:maxNodes]
+	}
+	f, l := first.UTC(), last.UTC()
+	return scanner.Evidence{
+		Source:    string(catalog.CloudLogging),
+		Summary:   summary,
+		Count:     count,
+		FirstSeen: &f,
+		LastSeen:  &l,
+		Nodes:     nodeList,
+		Sample:    sample.Message,
+		Query:     query,
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

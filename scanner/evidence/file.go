@@ -1,0 +1,147 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// logEntry is the JSON form of a LogEntry, reduced to what Entry needs.
+// Other payloads (protoPayload, textPayload) are left undecoded.
+type logEntry struct {
+	InsertID  string `json:"insertId"`
+	Timestamp string `json:"timestamp"`
+	Resource  struct {
+		Type   string            `json:"type"`
+		Labels map[string]string `json:"labels"`
+	} `json:"resource"`
+	JSONPayload *struct {
+		Reason   string `json:"reason"`
+		Message  string `json:"message"`
+		Count    int64  `json:"count"`
+		Metadata struct {
+			UID string `json:"uid"`
+		} `json:"metadata"`
+		Source struct {
+			Host string `json:"host"`
+		} `json:"source"`
+	} `json:"jsonPayload"`
+}
+
+// ParseEntries decodes a log dump: a JSON array of LogEntry (gcloud logging
+// read --format=json) or a ListLogEntries response ({"entries": […]}).
+// name is used in messages.
+func ParseEntries(name string, data []byte) ([]Entry, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: file is empty", name)
+	}
+	var raw []json.RawMessage
+	switch data[0] {
+	case '[':
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
+		}
+	case '{':
+		var resp map[string]json.RawMessage
+		if err := json.Unmarshal(data, &resp); err != nil {
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
+		}
+		entries, ok := resp["entries"]
+		if !ok {
+			if len(resp) == 0 || resp["nextPageToken"] != nil {
+				return nil, nil // an empty ListLogEntries response
+			}
+			return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
+		}
+		if err := json.Unmarshal(entries, &raw); err != nil {
+			return nil, fmt.Errorf("%s: \"entries\" is not an array of log entries", name)
+		}
+	default:
+		if !json.Valid(data) {
+			var v any
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(json.Unmarshal(data, &v)))
+		}
+		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
+	}
+	out := make([]Entry, 0, len(raw))
+	var errs []error
+	for i, r := range raw {
+		var le logEntry
+		if err := json.Unmarshal(r, &le); err != nil {
+			errs = append(errs, fmt.Errorf("%s: entry %d: not a log entry: %v", name, i, err))
+			continue
+		}
+		ts, err := time.Parse(time.RFC3339Nano, le.Timestamp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: entry %d: timestamp %q is not RFC 3339", name, i, le.Timestamp))
+			continue
+		}
+		e := Entry{
+			InsertID:     le.InsertID,
+			Timestamp:    ts,
+			ResourceType: le.Resource.Type,
+			ProjectID:    le.Resource.Labels["project_id"],
+			Location:     le.Resource.Labels["location"],
+			Cluster:      le.Resource.Labels["cluster_name"],
+		}
+		if p := le.JSONPayload; p != nil {
+			e.Reason, e.Message, e.Count = p.Reason, p.Message, p.Count
+			e.UID, e.Node = p.Metadata.UID, p.Source.Host
+		}
+		out = append(out, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadFiles reads every log file and reports every problem at once.
+func ReadFiles(paths []string) ([]Entry, error) {
+	var all []Entry
+	var errs []error
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("log input: %w", err))
+			continue
+		}
+		es, err := ParseEntries(p, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, es...)
+	}
+	return all, errors.Join(errs...)
+}
+
+func jsonErr(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%v at byte %d", se, se.Offset)
+	}
+	return err
+}
+
+// Entries is an evidence source over log entries already read, such as a
+// log file's. Entries of clusters outside the scan stay in the aggregate,
+// and the scan counts them as unmatched.
+type Entries []Entry
+
+// Observe aggregates the entries of the query's window.
+func (es Entries) Observe(ctx context.Context, q scanner.EvidenceQuery, _ func(scanner.ScanError)) ([]scanner.Observation, error) {
+	agg := NewAggregator(q.Symptoms, q.Since, q.Until)
+	for _, e := range es {
+		agg.Add(e)
+	}
+	return agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since) }), ctx.Err()
+}

@@ -1,0 +1,149 @@
+package scanner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// FindingKey is stable across scans: the same issue on the same cluster or
+// node pool always has the same key.
+func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
+	h := sha256.New()
+	for _, s := range []string{projectID, location, cluster, nodePool, issueID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Match decides every container_api issue of the catalog for one cluster
+// and lists the kubernetes_api issues whose checks it skipped (no
+// in-cluster access). It is pure: the same cluster and catalog always give
+// the same findings. Scan fields (scan_id, scanned_at, organization_id)
+// are left for the caller.
+func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []string) {
+	dpv2 := c.DataplaneV2()
+	for _, is := range cat.Issues {
+		switch is.DecidedBy {
+		case catalog.KubernetesAPI:
+			s := catalog.Subject{DataplaneV2: dpv2, Autopilot: c.Autopilot}
+			if out, _ := is.Holds(s); out != catalog.NotAffected {
+				skipped = append(skipped, is.ID)
+			}
+		case catalog.ContainerAPI:
+			if is.Compares == catalog.ControlPlane {
+				findings = appendVerdict(findings, cat, is, c, target{
+					subject: "The control plane", component: catalog.ControlPlane, version: c.MasterVersion,
+				})
+				continue
+			}
+			if len(c.NodePools) == 0 {
+				findings = appendNodeless(findings, cat, is, c)
+				continue
+			}
+			for _, p := range c.NodePools {
+				findings = appendVerdict(findings, cat, is, c, target{
+					subject:   fmt.Sprintf("Node pool %s (%s)", p.Name, orUnset(p.ImageType)),
+					component: catalog.NodePool, version: p.Version, image: p.ImageType, pool: p.Name,
+				})
+			}
+		}
+	}
+	return findings, skipped
+}
+
+// appendNodeless decides a node issue for a cluster without node pools
+// (Autopilot with no nodes): one cluster-level finding on
+// currentNodeVersion, or currentMasterVersion when that is absent.
+// Autopilot nodes are COS containerd.
+func appendNodeless(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster) []Finding {
+	image := ""
+	if c.Autopilot {
+		image = "COS_CONTAINERD"
+	}
+	if c.NodeVersion != "" {
+		return appendVerdict(findings, cat, is, c, target{
+			subject:   "The cluster (no node pools listed; currentNodeVersion compared)",
+			component: catalog.NodePool, version: c.NodeVersion, image: image,
+		})
+	}
+	return appendVerdict(findings, cat, is, c, target{
+		subject:   "The cluster (no node pools or node version listed; currentMasterVersion compared)",
+		component: catalog.ControlPlane, version: c.MasterVersion, image: image,
+	})
+}
+
+// target is the one version of a cluster that an issue is decided on.
+type target struct {
+	subject   string // starts the finding's reason, e.g. "Node pool default-pool (COS_CONTAINERD)"
+	component catalog.Component
+	version   string
+	image     string // node image type, "" when not known or not relevant
+	pool      string // node pool name, "" for a cluster-level finding
+}
+
+func appendVerdict(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster, t target) []Finding {
+	v := is.Evaluate(catalog.Subject{Version: t.version, DataplaneV2: c.DataplaneV2(), Autopilot: c.Autopilot, ImageType: t.image})
+	if v.Outcome == catalog.NotAffected {
+		return findings
+	}
+	f := newFinding(cat, is, c, t.pool)
+	f.Component = string(t.component)
+	f.Version = t.version
+	f.FixedIn = v.FixedIn
+	f.Status = Affected
+	f.Reason = t.subject + " " + v.Reason + "."
+	if v.Outcome == catalog.Undecided {
+		f.Status = Unknown
+		f.Reason = t.subject + " " + v.Reason + ", so exposure to this issue cannot be decided."
+	}
+	f.Evidence = []Evidence{{
+		Source:  string(catalog.ContainerAPI),
+		Summary: apiSummary(c, t),
+		Count:   1,
+	}}
+	return append(findings, f)
+}
+
+func newFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool string) Finding {
+	return Finding{
+		FindingKey:     FindingKey(c.ProjectID, c.Location, c.Name, nodePool, is.ID),
+		ProjectID:      c.ProjectID,
+		Location:       c.Location,
+		Cluster:        c.Name,
+		ClusterID:      c.ID,
+		NodePool:       nodePool,
+		IssueID:        is.ID,
+		Title:          is.Title,
+		Severity:       string(is.Severity),
+		Remediation:    strings.TrimSpace(is.Remediation),
+		DocsURL:        is.DocsURL,
+		CatalogVersion: cat.Version,
+	}
+}
+
+// apiSummary says which API fields the decision read, so a reader can check it.
+func apiSummary(c *Cluster, t target) string {
+	var b strings.Builder
+	switch {
+	case t.pool != "":
+		fmt.Fprintf(&b, "nodePools[%s].version=%s config.imageType=%s", t.pool, orUnset(t.version), orUnset(t.image))
+	case t.component == catalog.NodePool:
+		fmt.Fprintf(&b, "currentNodeVersion=%s (no nodePools)", orUnset(t.version))
+	default:
+		fmt.Fprintf(&b, "currentMasterVersion=%s", orUnset(t.version))
+	}
+	fmt.Fprintf(&b, " networkConfig.datapathProvider=%s autopilot.enabled=%t", orUnset(c.Datapath), c.Autopilot)
+	return b.String()
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return s
+}

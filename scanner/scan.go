@@ -1,0 +1,261 @@
+package scanner
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// Source discovers the clusters of a scan. It calls found once per cluster
+// and failed for each part of the scope it could not read, then goes on.
+// A returned error means the scan as a whole cannot run.
+type Source interface {
+	Discover(ctx context.Context, found func(Cluster), failed func(ScanError)) error
+}
+
+// EvidenceSource reads symptom observations from Cloud Logging (a file or
+// the API) for the given projects over [since, until].
+type EvidenceSource interface {
+	Observe(ctx context.Context, q EvidenceQuery, failed func(ScanError)) ([]Observation, error)
+}
+
+// EvidenceQuery says what evidence a scan needs.
+type EvidenceQuery struct {
+	Projects     []string // projects that have clusters, sorted
+	Symptoms     []*catalog.Symptom
+	Since, Until time.Time
+}
+
+// Observation is a symptom seen in one cluster's logs.
+type Observation struct {
+	Cluster    ClusterKey
+	SymptomKey string // catalog.Symptom.Key
+	Events     int    // distinct events after de-duplication
+	Evidence   Evidence
+}
+
+// Options of one scan.
+type Options struct {
+	Catalog  *catalog.Catalog
+	Source   Source
+	Evidence EvidenceSource // nil: no log evidence
+	ScanID   string
+	Scope    string        // what was scanned, e.g. organizations/123 or the input files
+	OrgID    string        // organization_id of every finding, when known
+	Now      time.Time     // the end of the log window and scanned_at; zero means time.Now
+	Lookback time.Duration // the log window; zero means DefaultLookback
+}
+
+// DefaultLookback is the log evidence window when none is given.
+const DefaultLookback = 7 * 24 * time.Hour
+
+// Result is a finished scan.
+type Result struct {
+	ScanID         string          `json:"scan_id"`
+	Scope          string          `json:"scope"`
+	StartedAt      time.Time       `json:"started_at"`
+	FinishedAt     time.Time       `json:"finished_at"`
+	CatalogVersion string          `json:"catalog_version"`
+	Lookback       string          `json:"lookback"`
+	Summary        Summary         `json:"summary"`
+	Clusters       []ClusterRecord `json:"clusters"`
+	Findings       []Finding       `json:"findings"`
+	Errors         []ScanError     `json:"errors"`
+}
+
+// Summary counts what a scan saw.
+type Summary struct {
+	Clusters          int            `json:"clusters"`
+	DataplaneV2       int            `json:"dataplane_v2_clusters"`
+	Projects          int            `json:"projects"`
+	DuplicateClusters int            `json:"duplicate_clusters"`
+	Findings          int            `json:"findings"`
+	ByStatus          map[Status]int `json:"findings_by_status"`
+	SkippedChecks     int            `json:"skipped_checks"`
+	LogEvents         int            `json:"log_events"`           // distinct symptom events in the window
+	UnmatchedEvents   int            `json:"log_events_unmatched"` // of those, from clusters not in the inventory
+	Errors            int            `json:"errors"`
+}
+
+// Scan discovers clusters, matches each against the catalog, and applies
+// log evidence. Findings are sorted by severity, issue, then location.
+func Scan(ctx context.Context, opt Options) (*Result, error) {
+	if opt.Catalog == nil || opt.Source == nil {
+		return nil, errors.New("scan: catalog and source are required")
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	now = now.UTC()
+	lookback := cmp.Or(opt.Lookback, DefaultLookback)
+	if lookback < 0 {
+		return nil, fmt.Errorf("scan: lookback %s is negative", lookback)
+	}
+	res := &Result{
+		ScanID:         opt.ScanID,
+		Scope:          opt.Scope,
+		StartedAt:      now,
+		CatalogVersion: opt.Catalog.Version,
+		Lookback:       lookback.String(),
+		Summary:        Summary{ByStatus: map[Status]int{}},
+	}
+	seen := map[ClusterKey]bool{}
+	projects := map[string]bool{}
+	found := func(c Cluster) {
+		if seen[c.Key()] {
+			res.Summary.DuplicateClusters++
+			return
+		}
+		seen[c.Key()] = true
+		projects[c.ProjectID] = true
+		fs, skipped := Match(opt.Catalog, &c)
+		res.Findings = append(res.Findings, fs...)
+		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, SkippedChecks: skipped})
+	}
+	failed := func(e ScanError) { res.Errors = append(res.Errors, e) }
+	if err := opt.Source.Discover(ctx, found, failed); err != nil {
+		return nil, err
+	}
+
+	if opt.Evidence != nil {
+		q := EvidenceQuery{
+			Projects: sortedKeys(projects),
+			Symptoms: symptoms(opt.Catalog),
+			Since:    now.Add(-lookback),
+			Until:    now,
+		}
+		if len(q.Symptoms) > 0 {
+			obs, err := opt.Evidence.Observe(ctx, q, failed)
+			if err != nil {
+				return nil, err
+			}
+			res.applyEvidence(opt.Catalog, obs, seen)
+		}
+	}
+
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		f.ScanID, f.ScannedAt, f.OrganizationID = opt.ScanID, now, opt.OrgID
+		res.Summary.ByStatus[f.Status]++
+	}
+	sortFindings(res.Findings)
+	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })
+	for _, c := range res.Clusters {
+		if c.DataplaneV2() {
+			res.Summary.DataplaneV2++
+		}
+		res.Summary.SkippedChecks += len(c.SkippedChecks)
+	}
+	res.Summary.Clusters = len(res.Clusters)
+	res.Summary.Projects = len(projects)
+	res.Summary.Findings = len(res.Findings)
+	res.Summary.Errors = len(res.Errors)
+	res.FinishedAt = time.Now().UTC()
+	if !opt.Now.IsZero() {
+		res.FinishedAt = now // reproducible runs stay reproducible
+	}
+	return res, nil
+}
+
+// applyEvidence turns observations into findings: an issue that names the
+// symptom and has findings in the cluster becomes OBSERVED there; otherwise
+// an issue decided by cloud_logging on that symptom gets a finding, unless
+// the issue it defers to (unless_affected) has findings in the cluster.
+func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, inventory map[ClusterKey]bool) {
+	byCluster := map[ClusterKey][]int{}
+	for i, f := range res.Findings {
+		k := ClusterKey{f.ProjectID, f.Location, f.Cluster}
+		byCluster[k] = append(byCluster[k], i)
+	}
+	clusters := map[ClusterKey]*Cluster{}
+	for i := range res.Clusters {
+		clusters[res.Clusters[i].Key()] = &res.Clusters[i].Cluster
+	}
+	for _, o := range obs {
+		res.Summary.LogEvents += o.Events
+		if !inventory[o.Cluster] {
+			res.Summary.UnmatchedEvents += o.Events
+			continue
+		}
+		explained := map[string]bool{}
+		for _, i := range byCluster[o.Cluster] {
+			f := &res.Findings[i]
+			is := cat.Issue(f.IssueID)
+			if is == nil || is.Symptom == nil || is.Symptom.Key() != o.SymptomKey {
+				continue
+			}
+			f.Status = Observed
+			f.Evidence = append(f.Evidence, o.Evidence)
+			f.Reason = strings.TrimSuffix(f.Reason, ".") + "; Cloud Logging shows the symptom: " + o.Evidence.Summary + "."
+			explained[f.IssueID] = true
+		}
+		for _, is := range cat.Issues {
+			if is.DecidedBy != catalog.CloudLogging || is.Symptom.Key() != o.SymptomKey {
+				continue
+			}
+			if u := is.Symptom.UnlessAffected; u != "" && explained[u] {
+				continue
+			}
+			c := clusters[o.Cluster]
+			f := newFinding(cat, is, c, "")
+			f.Status = Observed
+			f.Reason = "Cloud Logging shows " + o.Evidence.Summary + between(o.Evidence)
+			if u := is.Symptom.UnlessAffected; u != "" {
+				f.Reason += fmt.Sprintf(", and no node pool is affected by %s", u)
+			}
+			f.Reason += "."
+			f.Evidence = []Evidence{o.Evidence}
+			res.Findings = append(res.Findings, f)
+		}
+	}
+}
+
+func between(e Evidence) string {
+	if e.FirstSeen == nil || e.LastSeen == nil {
+		return ""
+	}
+	return " between " + e.FirstSeen.Format(time.RFC3339) + " and " + e.LastSeen.Format(time.RFC3339)
+}
+
+func symptoms(cat *catalog.Catalog) []*catalog.Symptom {
+	var out []*catalog.Symptom
+	seen := map[string]bool{}
+	for _, is := range cat.Issues {
+		if s := is.Symptom; s != nil && !seen[s.Key()] {
+			seen[s.Key()] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sortFindings orders by severity (most severe first), issue, project,
+// location, cluster and node pool, so output is stable.
+func sortFindings(fs []Finding) {
+	slices.SortFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(catalog.Severity(b.Severity).Rank(), catalog.Severity(a.Severity).Rank()),
+			strings.Compare(a.IssueID, b.IssueID),
+			strings.Compare(a.ProjectID, b.ProjectID),
+			strings.Compare(a.Location, b.Location),
+			strings.Compare(a.Cluster, b.Cluster),
+			strings.Compare(a.NodePool, b.NodePool),
+		)
+	})
+}

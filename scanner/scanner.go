@@ -1,0 +1,119 @@
+// Package scanner holds fleetscan's domain types (Cluster, Finding,
+// Evidence, Scan) and the scan itself: match every discovered cluster
+// against the catalog, then let log evidence confirm or add findings.
+package scanner
+
+import (
+	"time"
+)
+
+// Cluster is what fleetscan reads of a GKE cluster: the Container API v1
+// Cluster resource reduced to the fields that known issues depend on.
+type Cluster struct {
+	ProjectID string `json:"project_id"`
+	Location  string `json:"location"`
+	Name      string `json:"cluster"`
+	ID        string `json:"cluster_id"`
+	SelfLink  string `json:"self_link"`
+	Status    string `json:"cluster_status"`
+
+	MasterVersion  string `json:"master_version"`       // currentMasterVersion
+	NodeVersion    string `json:"node_version"`         // currentNodeVersion (the oldest node)
+	InitialVersion string `json:"initial_version"`      // initialClusterVersion
+	ReleaseChannel string `json:"release_channel"`      // RAPID, REGULAR, STABLE, EXTENDED or ""
+	Datapath       string `json:"datapath_provider"`    // networkConfig.datapathProvider, "" when absent
+	Autopilot      bool   `json:"autopilot"`            // autopilot.enabled
+	VPCNative      bool   `json:"vpc_native"`           // ipAllocationPolicy.useIpAliases
+	NodePools      []Pool `json:"node_pools,omitempty"` // absent on Autopilot clusters without nodes
+}
+
+// Pool is one node pool.
+type Pool struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	ImageType string `json:"image_type"`
+}
+
+// DataplaneV2 reports whether the cluster runs GKE Dataplane V2. An absent
+// datapathProvider is the legacy dataplane.
+func (c *Cluster) DataplaneV2() bool { return c.Datapath == "ADVANCED_DATAPATH" }
+
+// Key identifies a cluster in a fleet: the name alone is not unique (a
+// zonal and a regional cluster may share it).
+func (c *Cluster) Key() ClusterKey { return ClusterKey{c.ProjectID, c.Location, c.Name} }
+
+// ClusterKey is project, location and name, as Cloud Logging labels a cluster.
+type ClusterKey struct {
+	ProjectID, Location, Name string
+}
+
+func (k ClusterKey) String() string { return k.ProjectID + "/" + k.Location + "/" + k.Name }
+
+// Status of a finding.
+type Status string
+
+const (
+	// Affected: every condition of the issue holds.
+	Affected Status = "AFFECTED"
+	// Observed: the issue's symptom is in Cloud Logging (evidence attached).
+	Observed Status = "OBSERVED"
+	// Unknown: a condition could not be decided.
+	Unknown Status = "UNKNOWN"
+)
+
+// Statuses lists the statuses in report order.
+var Statuses = []Status{Observed, Affected, Unknown}
+
+// Finding is one issue on one cluster or node pool. Its JSON form is the
+// BigQuery findings row and the NDJSON line; field names are a contract.
+type Finding struct {
+	ScanID         string     `json:"scan_id"`
+	ScannedAt      time.Time  `json:"scanned_at"`
+	FindingKey     string     `json:"finding_key"`
+	OrganizationID string     `json:"organization_id"`
+	ProjectID      string     `json:"project_id"`
+	Location       string     `json:"location"`
+	Cluster        string     `json:"cluster"`
+	ClusterID      string     `json:"cluster_id"`
+	NodePool       string     `json:"node_pool"`
+	IssueID        string     `json:"issue_id"`
+	Title          string     `json:"title"`
+	Severity       string     `json:"severity"`
+	Status         Status     `json:"status"`
+	Component      string     `json:"component"`
+	Version        string     `json:"version"`
+	FixedIn        string     `json:"fixed_in"`
+	Reason         string     `json:"reason"`
+	Remediation    string     `json:"remediation"`
+	DocsURL        string     `json:"docs_url"`
+	CatalogVersion string     `json:"catalog_version"`
+	Evidence       []Evidence `json:"evidence"`
+}
+
+// Evidence supports a finding.
+type Evidence struct {
+	Source    string     `json:"source"` // container_api, cloud_logging, kubernetes_api
+	Summary   string     `json:"summary"`
+	Count     int64      `json:"count"`
+	FirstSeen *time.Time `json:"first_seen"`
+	LastSeen  *time.Time `json:"last_seen"`
+	Nodes     []string   `json:"nodes"`
+	Sample    string     `json:"sample"`
+	Query     string     `json:"query"`
+}
+
+// ClusterRecord is one cluster of a scan's inventory: the denominator of
+// every report, with the checks that could not run on it.
+type ClusterRecord struct {
+	Cluster
+	SkippedChecks []string `json:"skipped_checks"`
+}
+
+// ScanError records a part of the scope that could not be read; the scan
+// goes on without it.
+type ScanError struct {
+	ProjectID string `json:"project_id"`
+	API       string `json:"api"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+}
