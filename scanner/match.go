@@ -12,12 +12,12 @@ import (
 // FindingKey is stable across scans: the same issue on the same cluster or
 // node pool always has the same key.
 func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
-	h := sha256.New()
-	for _, s := range []string{projectID, location, cluster, nodePool, issueID} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	b := make([]byte, 0, len(projectID)+len(location)+len(cluster)+len(nodePool)+len(issueID)+5)
+	for _, s := range [...]string{projectID, location, cluster, nodePool, issueID} {
+		b = append(append(b, s...), 0)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // Match decides every container_api issue of the catalog for one cluster
@@ -47,7 +47,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 			}
 			for _, p := range c.NodePools {
 				findings = appendVerdict(findings, cat, is, c, target{
-					subject:   fmt.Sprintf("Node pool %s (%s)", p.Name, orUnset(p.ImageType)),
+					subject:   poolSubject(p),
 					component: catalog.NodePool, version: p.Version, image: p.ImageType, pool: p.Name,
 				})
 			}
@@ -75,6 +75,13 @@ func appendNodeless(findings []Finding, cat *catalog.Catalog, is *catalog.Issue,
 		subject:   "The cluster (no node pools or node version listed; currentMasterVersion compared)",
 		component: catalog.ControlPlane, version: c.MasterVersion, image: image,
 	})
+}
+
+func poolSubject(p Pool) string {
+	if p.ImageType == "" {
+		return fmt.Sprintf("Node pool %s (image type unset)", p.Name)
+	}
+	return fmt.Sprintf("Node pool %s (%s)", p.Name, p.ImageType)
 }
 
 // target is the one version of a cluster that an issue is decided on.
@@ -105,6 +112,7 @@ func appendVerdict(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, 
 		Source:  string(catalog.ContainerAPI),
 		Summary: apiSummary(c, t),
 		Count:   1,
+		Nodes:   []string{}, // REPEATED columns load as [], not null
 	}}
 	return append(findings, f)
 }

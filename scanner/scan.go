@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +117,9 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		seen[c.Key()] = true
 		projects[c.ProjectID] = true
 		fs, skipped := Match(opt.Catalog, &c)
+		if skipped == nil {
+			skipped = []string{} // REPEATED columns load as [], not null
+		}
 		res.Findings = append(res.Findings, fs...)
 		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, SkippedChecks: skipped})
 	}
@@ -258,4 +262,27 @@ func sortFindings(fs []Finding) {
 			strings.Compare(a.NodePool, b.NodePool),
 		)
 	})
+}
+
+// ParseLookback parses a log window: a Go duration ("168h", "90m") or a
+// whole number of days ("7d"). It must be positive.
+func ParseLookback(s string) (time.Duration, error) {
+	bad := fmt.Errorf("invalid lookback %q: want a positive duration such as 168h, 7d or 90m", s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 400 {
+			return 0, bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 {
+		return 0, bad
+	}
+	return d, nil
 }

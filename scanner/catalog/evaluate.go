@@ -117,31 +117,39 @@ func (is *Issue) Evaluate(s Subject) Verdict {
 		}
 		return Verdict{Outcome: Undecided, Reason: fmt.Sprintf("reports version %q, which is not a GKE version", s.Version)}
 	}
-	i := is.rangeOf(v.MinorLine())
-	if i < 0 {
+	affected, fixedIn, upgradeTo := is.FixFor(v)
+	if !affected {
 		return Verdict{}
 	}
-	r := is.Affected[i]
-	if !r.fixed.IsZero() && !v.Less(r.fixed) {
-		return Verdict{}
-	}
-	out := Verdict{Outcome: Affected, FixedIn: r.FixedIn, UpgradeTo: r.FixedIn}
+	out := Verdict{Outcome: Affected, FixedIn: fixedIn, UpgradeTo: upgradeTo}
 	switch {
-	case r.FixedIn != "":
-		out.Reason = fmt.Sprintf("runs %s, below %s, the first fixed version on %s", v, r.FixedIn, r.from)
+	case fixedIn != "":
+		out.Reason = fmt.Sprintf("runs %s, below %s, the first fixed version on %s", v, fixedIn, v.MinorLine())
+	case upgradeTo != "":
+		out.Reason = fmt.Sprintf("runs %s; no fix is documented on %s, the first fixed version is %s", v, v.MinorLine(), upgradeTo)
 	default:
-		out.UpgradeTo = is.firstFixAfter(i)
-		if out.UpgradeTo != "" {
-			out.Reason = fmt.Sprintf("runs %s; no fix is documented on %s, the first fixed version is %s", v, v.MinorLine(), out.UpgradeTo)
-		} else {
-			out.Reason = fmt.Sprintf("runs %s; no fixed version is documented", v)
-		}
+		out.Reason = fmt.Sprintf("runs %s; no fixed version is documented", v)
 	}
 	if cond == Undecided {
 		out.Outcome = Undecided
 		out.Reason = fmt.Sprintf("%s, an affected version, but %s", out.Reason, why)
 	}
 	return out
+}
+
+// FixFor reports whether version v is in an affected range below its fix,
+// the first fixed version on v's minor ("" when none is documented) and the
+// version to upgrade to: that fix, or the first fix on a later minor.
+func (is *Issue) FixFor(v Version) (affected bool, fixedIn, upgradeTo string) {
+	i := is.rangeOf(v.MinorLine())
+	if i < 0 {
+		return false, "", ""
+	}
+	r := is.Affected[i]
+	if !r.fixed.IsZero() {
+		return v.Less(r.fixed), r.FixedIn, r.FixedIn
+	}
+	return true, "", is.firstFixAfter(i)
 }
 
 func (is *Issue) rangeOf(m Minor) int {

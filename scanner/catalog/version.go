@@ -104,7 +104,15 @@ func (v Version) MinorLine() Minor { return Minor{v.Major, v.Minor} }
 func (v Version) IsZero() bool { return v == Version{} }
 
 func (v Version) String() string {
-	return fmt.Sprintf("%d.%d.%d-gke.%d", v.Major, v.Minor, v.Patch, v.Build)
+	b := make([]byte, 0, 24)
+	b = strconv.AppendInt(b, int64(v.Major), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(v.Minor), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(v.Patch), 10)
+	b = append(b, "-gke."...)
+	b = strconv.AppendInt(b, int64(v.Build), 10)
+	return string(b)
 }
 
 // Minor is a Kubernetes minor line such as 1.28.

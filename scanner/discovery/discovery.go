@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -126,7 +127,7 @@ func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
 	for i, raw := range raws {
 		var pc containerpb.Cluster
 		if err := unmarshal.Unmarshal(raw, &pc); err != nil {
-			errs = append(errs, fmt.Errorf("%s: cluster %d: %v", name, i, err))
+			errs = append(errs, fmt.Errorf("%s: cluster %d: not a Container API cluster: %s", name, i, protoMessage(err)))
 			continue
 		}
 		c, err := FromProto(&pc, "")
@@ -140,6 +141,14 @@ func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// protoMessage is a protojson error's text made stable: protobuf-go varies
+// the space after "proto:" on purpose so that callers do not match on it.
+func protoMessage(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\u00a0", " ")
+	msg = strings.TrimPrefix(msg, "proto: ")
+	return strings.Replace(msg, "(line 1:", "(column ", 1)
 }
 
 func jsonErr(err error) error {

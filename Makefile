@@ -1,0 +1,45 @@
+# fleetscan — make help lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO      ?= go
+BIN     := bin/fleetscan
+DEMO_AS_OF := 2026-11-27T12:00:00Z
+DEMO_INPUTS := $(addprefix --input ,$(wildcard testdata/gcpdiag/*-container-clusters.json) testdata/demo/fleet.json)
+DEMO_LOGS := --logs testdata/demo/logs.json --logs testdata/gcpdiag/gke1-logging-entries.json
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the CLI into bin/fleetscan
+	$(GO) build -o $(BIN) ./scanner/cmd/fleetscan
+
+.PHONY: demo
+demo: build ## Scan the bundled real-format fleet and logs, print the table, write NDJSON to out/demo
+	$(BIN) scan $(DEMO_INPUTS) $(DEMO_LOGS) --as-of $(DEMO_AS_OF) --scan-id demo --out-dir out/demo
+
+.PHONY: test
+test: ## Run every test with the race detector
+	$(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks (not part of make test)
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./...
+
+.PHONY: golden
+golden: ## Regenerate golden files after checking the change
+	$(GO) test ./... -update
+
+.PHONY: fuzz
+fuzz: ## Fuzz the GKE version parser for 30s
+	$(GO) test -run '^$$' -fuzz FuzzParseVersion -fuzztime 30s ./scanner/catalog

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fleetscan/fleetscan/schema"
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/evidence"
+)
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	if s == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+type scanOptions struct {
+	inputs, logs listFlag
+	format       string
+	outDir       string
+	lookback     string
+	failOn       string
+	catalogDir   string
+	scanID       string
+	asOf         string
+}
+
+func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	var o scanOptions
+	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... [--logs FILE...] [flags]")
+	fs.Var(&o.inputs, "input", "cluster `FILE`: gcloud container clusters list|describe --format=json, or a ListClustersResponse (repeatable)")
+	fs.Var(&o.logs, "logs", "log `FILE`: gcloud logging read --format=json, or a ListLogEntries response (repeatable)")
+	fs.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json or ndjson (one finding per line)")
+	fs.StringVar(&o.outDir, "out-dir", "", "also write one BigQuery-loadable NDJSON file per table into `DIR`")
+	fs.StringVar(&o.lookback, "lookback", "168h", "log evidence window ending at --as-of: a `DURATION` such as 168h, 7d or 90m")
+	fs.StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding (any status) has this `SEVERITY` or higher: CRITICAL, HIGH, MEDIUM, LOW or INFO")
+	fs.StringVar(&o.catalogDir, "catalog", "", "add or override known issues with the YAML files of `DIR`")
+	fs.StringVar(&o.scanID, "scan-id", "", "scan `ID` recorded with every row (default: a new time-based ID)")
+	fs.StringVar(&o.asOf, "as-of", "", "evaluate as of this RFC 3339 `TIME`: the end of the log window and scanned_at (default: now)")
+	if err := parse(fs, args); err != nil {
+		return 0, err
+	}
+	if fs.NArg() > 0 {
+		return 0, usageErrorf("scan takes no arguments, got %q (use --input FILE)", fs.Arg(0))
+	}
+
+	opt, failOn, err := o.validate()
+	if err != nil {
+		return 0, err
+	}
+	res, err := scanner.Scan(ctx, opt)
+	if err != nil {
+		return 0, err
+	}
+
+	switch o.format {
+	case "table":
+		err = writeTable(stdout, res, opt.Catalog)
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res)
+	case "ndjson":
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		for _, f := range res.Findings {
+			if err = enc.Encode(f); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write output: %w", err)
+	}
+	if o.format != "table" {
+		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
+	}
+	if o.outDir != "" {
+		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res))
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(stderr, "fleetscan: wrote %s\n", strings.Join(paths, ", "))
+	}
+	if failOn != "" {
+		if n := countAtOrAbove(res.Findings, failOn); n > 0 {
+			fmt.Fprintf(stderr, "fleetscan: %d finding(s) at or above %s (exit %d)\n", n, failOn, exitFindings)
+			return exitFindings, nil
+		}
+	}
+	return exitOK, nil
+}
+
+// validate checks every flag value and reports every problem at once.
+func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
+	var errs []error
+	if len(o.inputs) == 0 {
+		errs = append(errs, errors.New("--input is required: a cluster file from gcloud container clusters list --format=json"))
+	}
+	switch o.format {
+	case "table", "json", "ndjson":
+	default:
+		errs = append(errs, fmt.Errorf("--format %q is not table, json or ndjson", o.format))
+	}
+	lookback, err := scanner.ParseLookback(o.lookback)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--lookback: %v", err))
+	}
+	var failOn catalog.Severity
+	if o.failOn != "" {
+		if failOn, err = catalog.ParseSeverity(o.failOn); err != nil {
+			errs = append(errs, fmt.Errorf("--fail-on: %v", err))
+		}
+	}
+	var now time.Time
+	if o.asOf != "" {
+		if now, err = time.Parse(time.RFC3339, o.asOf); err != nil {
+			errs = append(errs, fmt.Errorf("--as-of %q is not an RFC 3339 time such as 2026-11-27T12:00:00Z", o.asOf))
+		}
+	}
+	cat, err := loadCatalog(o.catalogDir)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return scanner.Options{}, "", err
+	}
+
+	opt := scanner.Options{
+		Catalog:  cat,
+		Source:   discovery.Files{Paths: o.inputs},
+		ScanID:   o.scanID,
+		Scope:    "files:" + strings.Join(o.inputs, ","),
+		Now:      now,
+		Lookback: lookback,
+	}
+	if opt.ScanID == "" {
+		opt.ScanID = newScanID(time.Now())
+	}
+	if len(o.logs) > 0 {
+		entries, err := evidence.ReadFiles(o.logs)
+		if err != nil {
+			return scanner.Options{}, "", err
+		}
+		opt.Evidence = evidence.Entries(entries)
+	}
+	return opt, failOn, nil
+}
+
+// newScanID is sortable by time and unique: 20261127T120000Z-1a2b3c.
+func newScanID(t time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func countAtOrAbove(fs []scanner.Finding, sev catalog.Severity) int {
+	n := 0
+	for _, f := range fs {
+		if catalog.Severity(f.Severity).Rank() >= sev.Rank() {
+			n++
+		}
+	}
+	return n
+}

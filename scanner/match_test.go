@@ -1,0 +1,195 @@
+package scanner
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+func embedded(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// brief is the part of a finding a matcher test decides.
+type brief struct {
+	Issue, Pool, Status, Component, Version, FixedIn, Reason string
+}
+
+func briefs(fs []Finding) []brief {
+	var out []brief
+	for _, f := range fs {
+		out = append(out, brief{f.IssueID, f.NodePool, string(f.Status), f.Component, f.Version, f.FixedIn, f.Reason})
+	}
+	return out
+}
+
+const (
+	ipam    = "DPV2-IPAM-LEAK"
+	self    = "DPV2-NETPOL-CONNTRACK-SELF"
+	hairpin = "DPV2-HAIRPIN-CONNTRACK-LEAK"
+)
+
+func TestMatch(t *testing.T) {
+	cat := embedded(t)
+	dpv2 := "ADVANCED_DATAPATH"
+	tests := []struct {
+		name        string
+		c           Cluster
+		want        []brief
+		wantSkipped []string
+	}{
+		{
+			name: "legacy dataplane on affected versions: nothing",
+			c: Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"default-pool", "1.24.5-gke.600", "COS_CONTAINERD"}}},
+		},
+		{
+			name: "LEGACY_DATAPATH spelled out: nothing",
+			c:    Cluster{Datapath: "LEGACY_DATAPATH", MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"p", "1.24.5-gke.600", "COS_CONTAINERD"}}},
+		},
+		{
+			name: "fixed everywhere: only skipped checks",
+			c: Cluster{Datapath: dpv2, MasterVersion: "1.28.3-gke.1090000",
+				NodePools: []Pool{{"default-pool", "1.25.6-gke.200", "COS_CONTAINERD"}}},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "one finding per affected pool; Windows and Docker pools pass",
+			c: Cluster{Datapath: dpv2, MasterVersion: "1.28.10-gke.1000", NodePools: []Pool{
+				{"linux", "1.23.16-gke.199", "COS_CONTAINERD"},
+				{"ubuntu", "1.23.16-gke.100", "UBUNTU_CONTAINERD"},
+				{"win", "1.23.16-gke.199", "WINDOWS_LTSC_CONTAINERD"},
+				{"docker", "1.23.16-gke.199", "COS"},
+				{"fixed", "1.23.16-gke.200", "COS_CONTAINERD"},
+			}},
+			want: []brief{
+				{ipam, "linux", "AFFECTED", "node_pool", "1.23.16-gke.199", "1.23.16-gke.200",
+					"Node pool linux (COS_CONTAINERD) runs 1.23.16-gke.199, below 1.23.16-gke.200, the first fixed version on 1.23."},
+				{ipam, "ubuntu", "AFFECTED", "node_pool", "1.23.16-gke.100", "1.23.16-gke.200",
+					"Node pool ubuntu (UBUNTU_CONTAINERD) runs 1.23.16-gke.100, below 1.23.16-gke.200, the first fixed version on 1.23."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "control plane issues on currentMasterVersion, pools lagging",
+			c: Cluster{Datapath: dpv2, MasterVersion: "1.27.11-gke.1096999", NodePools: []Pool{{"p", "1.26.5-gke.100", "COS_CONTAINERD"}}},
+			want: []brief{
+				{hairpin, "", "AFFECTED", "control_plane", "1.27.11-gke.1096999", "1.27.11-gke.1097000",
+					"The control plane runs 1.27.11-gke.1096999, below 1.27.11-gke.1097000, the first fixed version on 1.27."},
+				{self, "", "AFFECTED", "control_plane", "1.27.11-gke.1096999", "",
+					"The control plane runs 1.27.11-gke.1096999; no fix is documented on 1.27, the first fixed version is 1.28.3-gke.1090000."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "Autopilot without nodePools: one cluster-level finding on currentNodeVersion",
+			c: Cluster{Datapath: dpv2, Autopilot: true, MasterVersion: "1.28.3-gke.1090000", NodeVersion: "1.24.9-gke.3199"},
+			want: []brief{
+				{ipam, "", "AFFECTED", "node_pool", "1.24.9-gke.3199", "1.24.9-gke.3200",
+					"The cluster (no node pools listed; currentNodeVersion compared) runs 1.24.9-gke.3199, below 1.24.9-gke.3200, the first fixed version on 1.24."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "no nodePools and no currentNodeVersion: currentMasterVersion",
+			c:    Cluster{Datapath: dpv2, Autopilot: true, MasterVersion: "1.25.6-gke.199"},
+			want: []brief{
+				{hairpin, "", "AFFECTED", "control_plane", "1.25.6-gke.199", "",
+					"The control plane runs 1.25.6-gke.199; no fix is documented on 1.25, the first fixed version is 1.27.11-gke.1097000."},
+				{ipam, "", "AFFECTED", "control_plane", "1.25.6-gke.199", "1.25.6-gke.200",
+					"The cluster (no node pools or node version listed; currentMasterVersion compared) runs 1.25.6-gke.199, below 1.25.6-gke.200, the first fixed version on 1.25."},
+				{self, "", "AFFECTED", "control_plane", "1.25.6-gke.199", "",
+					"The control plane runs 1.25.6-gke.199; no fix is documented on 1.25, the first fixed version is 1.28.3-gke.1090000."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "Standard cluster without pools: image type unknown, so UNKNOWN",
+			c:    Cluster{Datapath: dpv2, MasterVersion: "1.29.1-gke.1", NodeVersion: "1.24.1-gke.1"},
+			want: []brief{
+				{ipam, "", "UNKNOWN", "node_pool", "1.24.1-gke.1", "1.24.9-gke.3200",
+					"The cluster (no node pools listed; currentNodeVersion compared) runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24, an affected version, but does not report its node image type, so exposure to this issue cannot be decided."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "unparseable versions are UNKNOWN, never a pass",
+			c: Cluster{Datapath: dpv2, MasterVersion: "latest", NodePools: []Pool{
+				{"alias", "1.24", "COS_CONTAINERD"},
+				{"empty", "", "COS_CONTAINERD"},
+				{"win-alias", "1.24", "WINDOWS_SAC"},
+			}},
+			want: []brief{
+				{hairpin, "", "UNKNOWN", "control_plane", "latest", "",
+					`The control plane reports version "latest", which is not a GKE version, so exposure to this issue cannot be decided.`},
+				{ipam, "alias", "UNKNOWN", "node_pool", "1.24", "",
+					`Node pool alias (COS_CONTAINERD) reports version "1.24", which is not a GKE version, so exposure to this issue cannot be decided.`},
+				{ipam, "empty", "UNKNOWN", "node_pool", "", "",
+					"Node pool empty (COS_CONTAINERD) does not report its version, so exposure to this issue cannot be decided."},
+				{self, "", "UNKNOWN", "control_plane", "latest", "",
+					`The control plane reports version "latest", which is not a GKE version, so exposure to this issue cannot be decided.`},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+		{
+			name: "pool without image type on an affected version",
+			c:    Cluster{Datapath: dpv2, MasterVersion: "1.30.1-gke.1", NodePools: []Pool{{"old", "1.22.17-gke.3000", ""}}},
+			want: []brief{
+				{ipam, "old", "UNKNOWN", "node_pool", "1.22.17-gke.3000", "1.22.17-gke.3100",
+					"Node pool old (image type unset) runs 1.22.17-gke.3000, below 1.22.17-gke.3100, the first fixed version on 1.22, an affected version, but does not report its node image type, so exposure to this issue cannot be decided."},
+			},
+			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.ProjectID, tc.c.Location, tc.c.Name = "p1", "us-central1", "c1"
+			got, skipped := Match(cat, &tc.c)
+			if diff := cmp.Diff(tc.want, briefs(got)); diff != "" {
+				t.Errorf("Match findings (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantSkipped, skipped); diff != "" {
+				t.Errorf("Match skipped (-want +got):\n%s", diff)
+			}
+			for _, f := range got {
+				if f.FindingKey != FindingKey("p1", "us-central1", "c1", f.NodePool, f.IssueID) {
+					t.Errorf("%s/%s: finding_key %s is not the key of its cluster, pool and issue", f.IssueID, f.NodePool, f.FindingKey)
+				}
+				if f.CatalogVersion != cat.Version || f.Remediation == "" || f.DocsURL == "" || f.Title == "" {
+					t.Errorf("%s: catalog fields missing: %+v", f.IssueID, f)
+				}
+				if len(f.Evidence) != 1 || f.Evidence[0].Source != "container_api" {
+					t.Errorf("%s: evidence = %+v, want one container_api record", f.IssueID, f.Evidence)
+				}
+			}
+		})
+	}
+}
+
+func TestFindingKey(t *testing.T) {
+	// The key is a contract: a change here re-keys every finding in BigQuery
+	// and floods subscribers with NEW/RESOLVED alerts.
+	// It is the first 16 bytes of SHA-256 over the NUL-terminated fields.
+	if got, want := FindingKey("proj", "us-central1", "c1", "default-pool", "DPV2-IPAM-LEAK"), "ca306d1bf5cfdd09dfe547563850977b"; got != want {
+		t.Errorf("FindingKey = %s, want %s", got, want)
+	}
+	base := FindingKey("p", "l", "c", "np", "I")
+	for _, other := range []string{
+		FindingKey("p2", "l", "c", "np", "I"), FindingKey("p", "l2", "c", "np", "I"), FindingKey("p", "l", "c2", "np", "I"),
+		FindingKey("p", "l", "c", "np2", "I"), FindingKey("p", "l", "c", "np", "I2"),
+		FindingKey("p", "l", "cnp", "", "I"), // fields do not run together
+	} {
+		if other == base {
+			t.Errorf("FindingKey collision: %s", other)
+		}
+	}
+	if FindingKey("p", "l", "c", "np", "I") != base {
+		t.Errorf("FindingKey is not deterministic")
+	}
+}

@@ -1,0 +1,213 @@
+package scanner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/evidence"
+)
+
+var asOf = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+type row struct {
+	Issue, Project, Location, Cluster, Pool, Status, Component, Version, FixedIn string
+}
+
+func rows(fs []scanner.Finding) []row {
+	var out []row
+	for _, f := range fs {
+		out = append(out, row{f.IssueID, f.ProjectID, f.Location, f.Cluster, f.NodePool, string(f.Status), f.Component, f.Version, f.FixedIn})
+	}
+	return out
+}
+
+func mustCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// The real gcpdiag dumps, with expectations derived by hand from DOMAIN.md:
+// only autopilot-gke1 and autopilot-gke2 run Dataplane V2. Both are
+// Autopilot without nodePools, so DPV2-IPAM-LEAK compares
+// currentNodeVersion 1.22.10-gke.600 (below 1.22.17-gke.3100); their
+// control plane 1.24.10-gke.2300 is below every control-plane fix, on a
+// minor with none. Every other cluster is legacy dataplane (field absent,
+// or LEGACY_DATAPATH in gke2) and has no finding, whatever its version.
+// The log dump holds audit entries only: no evidence.
+func TestScanGcpdiag(t *testing.T) {
+	logs, err := evidence.ReadFiles([]string{"../testdata/gcpdiag/gke1-logging-entries.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scanner.Scan(t.Context(), scanner.Options{
+		Catalog: mustCatalog(t),
+		Source: discovery.Files{Paths: []string{
+			"../testdata/gcpdiag/gke1-container-clusters.json",
+			"../testdata/gcpdiag/gke2-container-clusters.json",
+			"../testdata/gcpdiag/gke3-container-clusters.json",
+		}},
+		Evidence: evidence.Entries(logs),
+		ScanID:   "s1",
+		Now:      asOf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p, l = "gcpdiag-gke1-aaaa", "europe-west4"
+	want := []row{
+		{"DPV2-IPAM-LEAK", p, l, "autopilot-gke1", "", "AFFECTED", "node_pool", "1.22.10-gke.600", "1.22.17-gke.3100"},
+		{"DPV2-IPAM-LEAK", p, l, "autopilot-gke2", "", "AFFECTED", "node_pool", "1.22.10-gke.600", "1.22.17-gke.3100"},
+		{"DPV2-HAIRPIN-CONNTRACK-LEAK", p, l, "autopilot-gke1", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
+		{"DPV2-HAIRPIN-CONNTRACK-LEAK", p, l, "autopilot-gke2", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
+		{"DPV2-NETPOL-CONNTRACK-SELF", p, l, "autopilot-gke1", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
+		{"DPV2-NETPOL-CONNTRACK-SELF", p, l, "autopilot-gke2", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
+	}
+	if diff := cmp.Diff(want, rows(res.Findings)); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	wantSummary := scanner.Summary{
+		Clusters: 10, DataplaneV2: 2, Projects: 3, Findings: 6,
+		ByStatus:      map[scanner.Status]int{scanner.Affected: 6},
+		SkippedChecks: 6, // three Kubernetes API checks on each Dataplane V2 cluster
+	}
+	if diff := cmp.Diff(wantSummary, res.Summary); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+	for _, f := range res.Findings {
+		if f.ScanID != "s1" || !f.ScannedAt.Equal(asOf) {
+			t.Errorf("%s: scan fields = %q %v", f.IssueID, f.ScanID, f.ScannedAt)
+		}
+	}
+}
+
+func ipamEvent(project, location, cluster, uid, node string, at time.Time, count int64) evidence.Entry {
+	return evidence.Entry{
+		InsertID: uid + at.String(), Timestamp: at, ResourceType: "k8s_pod",
+		ProjectID: project, Location: location, Cluster: cluster,
+		Reason:  "FailedCreatePodSandBox",
+		Message: `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "3248bb99": failed to allocate for range 0: no IP addresses available in range set: 10.60.28.1-10.60.28.254`,
+		UID:     uid, Node: node, Count: count,
+	}
+}
+
+// fleet is a static cluster source for scan tests.
+type fleet []scanner.Cluster
+
+func (f fleet) Discover(_ context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) error {
+	for _, c := range f {
+		found(c)
+	}
+	return nil
+}
+
+func TestScanEvidence(t *testing.T) {
+	dpv2 := "ADVANCED_DATAPATH"
+	affected := scanner.Cluster{ProjectID: "p", Location: "us-central1", Name: "leaky", Datapath: dpv2, MasterVersion: "1.30.1-gke.1",
+		NodePools: []scanner.Pool{{Name: "a", Version: "1.24.1-gke.1", ImageType: "COS_CONTAINERD"}, {Name: "b", Version: "1.24.1-gke.1", ImageType: "COS_CONTAINERD"}, {Name: "fixed", Version: "1.30.1-gke.1", ImageType: "COS_CONTAINERD"}}}
+	fixed := scanner.Cluster{ProjectID: "p", Location: "us-central1", Name: "full", Datapath: dpv2, MasterVersion: "1.30.1-gke.1",
+		NodePools: []scanner.Pool{{Name: "a", Version: "1.30.1-gke.1", ImageType: "COS_CONTAINERD"}}}
+	unknown := scanner.Cluster{ProjectID: "p", Location: "us-central1", Name: "unsure", Datapath: dpv2, MasterVersion: "1.30.1-gke.1",
+		NodePools: []scanner.Pool{{Name: "a", Version: "1.24", ImageType: "COS_CONTAINERD"}}}
+	quiet := scanner.Cluster{ProjectID: "p", Location: "us-central1", Name: "quiet", Datapath: dpv2, MasterVersion: "1.30.1-gke.1",
+		NodePools: []scanner.Pool{{Name: "a", Version: "1.24.1-gke.1", ImageType: "COS_CONTAINERD"}}}
+	// Same name as "full", other location: the events there are not full's.
+	twin := scanner.Cluster{ProjectID: "p", Location: "europe-west1", Name: "full", MasterVersion: "1.30.1-gke.1"}
+
+	at := asOf.Add(-time.Hour)
+	logs := evidence.Entries{
+		ipamEvent("p", "us-central1", "leaky", "u1", "n1", at, 1),
+		ipamEvent("p", "us-central1", "leaky", "u1", "n1", at.Add(time.Minute), 5), // same event, count grew
+		ipamEvent("p", "us-central1", "leaky", "u2", "n2", at, 1),
+		ipamEvent("p", "us-central1", "full", "u3", "n1", at, 2),
+		ipamEvent("p", "us-central1", "unsure", "u4", "n1", at, 1),
+		ipamEvent("p", "us-central1", "gone", "u5", "n1", at, 1),                        // not in the inventory
+		ipamEvent("p", "us-central1", "quiet", "u6", "n1", asOf.Add(-200*time.Hour), 1), // outside the 168h window
+	}
+	res, err := scanner.Scan(t.Context(), scanner.Options{
+		Catalog: mustCatalog(t), Source: fleet{affected, fixed, unknown, quiet, twin}, Evidence: logs, Now: asOf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []row
+	for _, f := range res.Findings {
+		if f.Component != "control_plane" || f.IssueID == "GKE-POD-IP-EXHAUSTION" {
+			got = append(got, row{f.IssueID, f.ProjectID, f.Location, f.Cluster, f.NodePool, string(f.Status), f.Component, f.Version, f.FixedIn})
+		}
+	}
+	want := []row{
+		{"DPV2-IPAM-LEAK", "p", "us-central1", "leaky", "a", "OBSERVED", "node_pool", "1.24.1-gke.1", "1.24.9-gke.3200"},
+		{"DPV2-IPAM-LEAK", "p", "us-central1", "leaky", "b", "OBSERVED", "node_pool", "1.24.1-gke.1", "1.24.9-gke.3200"},
+		{"DPV2-IPAM-LEAK", "p", "us-central1", "quiet", "a", "AFFECTED", "node_pool", "1.24.1-gke.1", "1.24.9-gke.3200"},
+		{"DPV2-IPAM-LEAK", "p", "us-central1", "unsure", "a", "OBSERVED", "node_pool", "1.24", ""},
+		{"GKE-POD-IP-EXHAUSTION", "p", "us-central1", "full", "", "OBSERVED", "", "", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if res.Summary.LogEvents != 5 || res.Summary.UnmatchedEvents != 1 {
+		t.Errorf("log events = %d, unmatched = %d; want 5 and 1", res.Summary.LogEvents, res.Summary.UnmatchedEvents)
+	}
+	for _, f := range res.Findings {
+		if f.Cluster != "leaky" || f.NodePool != "a" {
+			continue
+		}
+		if len(f.Evidence) != 2 || f.Evidence[1].Source != "cloud_logging" {
+			t.Fatalf("leaky/a evidence = %+v, want container_api then cloud_logging", f.Evidence)
+		}
+		e := f.Evidence[1]
+		if e.Count != 6 || !cmp.Equal(e.Nodes, []string{"n1", "n2"}) || !e.LastSeen.Equal(at.Add(time.Minute)) || !e.FirstSeen.Equal(at) {
+			t.Errorf("leaky/a log evidence = %+v, want count 6 (5+1) on n1, n2", e)
+		}
+		wantReason := "Node pool a (COS_CONTAINERD) runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24; Cloud Logging shows the symptom: 6 FailedCreatePodSandBox event(s) from 2 event object(s) on 2 node(s), range(s) 10.60.28.1-10.60.28.254."
+		if f.Reason != wantReason {
+			t.Errorf("reason =\n%s\nwant\n%s", f.Reason, wantReason)
+		}
+	}
+}
+
+func TestScanDeduplicatesClusters(t *testing.T) {
+	c := scanner.Cluster{ProjectID: "p", Location: "l", Name: "c", MasterVersion: "1.30.1-gke.1"}
+	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: mustCatalog(t), Source: fleet{c, c, c}, Now: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.Clusters != 1 || res.Summary.DuplicateClusters != 2 {
+		t.Errorf("clusters = %d, duplicates = %d; want 1 and 2", res.Summary.Clusters, res.Summary.DuplicateClusters)
+	}
+}
+
+func TestScanSourceError(t *testing.T) {
+	_, err := scanner.Scan(t.Context(), scanner.Options{Catalog: mustCatalog(t), Source: discovery.Files{Paths: []string{"no-such-file.json"}}})
+	if err == nil || err.Error() != "cluster input: open no-such-file.json: no such file or directory" {
+		t.Errorf("Scan error = %v", err)
+	}
+	if _, err := scanner.Scan(t.Context(), scanner.Options{}); err == nil || err.Error() != "scan: catalog and source are required" {
+		t.Errorf("Scan without options error = %v", err)
+	}
+}
+
+func TestParseLookback(t *testing.T) {
+	for in, want := range map[string]time.Duration{"168h": 168 * time.Hour, "7d": 7 * 24 * time.Hour, "90m": 90 * time.Minute, "1d": 24 * time.Hour} {
+		if got, err := scanner.ParseLookback(in); err != nil || got != want {
+			t.Errorf("ParseLookback(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "0h", "-1h", "7", "d", "-1d", "0d", "1.5d", "401d", "a week"} {
+		_, err := scanner.ParseLookback(in)
+		want := `invalid lookback "` + in + `": want a positive duration such as 168h, 7d or 90m`
+		if err == nil || err.Error() != want {
+			t.Errorf("ParseLookback(%q) error = %v, want %s", in, err, want)
+		}
+	}
+}
