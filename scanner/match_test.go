@@ -47,7 +47,7 @@ func TestMatch(t *testing.T) {
 	}{
 		{
 			name: "legacy dataplane on affected versions: nothing",
-			c: Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"default-pool", "1.24.5-gke.600", "COS_CONTAINERD"}}},
+			c:    Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"default-pool", "1.24.5-gke.600", "COS_CONTAINERD"}}},
 		},
 		{
 			name: "LEGACY_DATAPATH spelled out: nothing",
@@ -78,7 +78,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "control plane issues on currentMasterVersion, pools lagging",
-			c: Cluster{Datapath: dpv2, MasterVersion: "1.27.11-gke.1096999", NodePools: []Pool{{"p", "1.26.5-gke.100", "COS_CONTAINERD"}}},
+			c:    Cluster{Datapath: dpv2, MasterVersion: "1.27.11-gke.1096999", NodePools: []Pool{{"p", "1.26.5-gke.100", "COS_CONTAINERD"}}},
 			want: []brief{
 				{hairpin, "", "AFFECTED", "control_plane", "1.27.11-gke.1096999", "1.27.11-gke.1097000",
 					"The control plane runs 1.27.11-gke.1096999, below 1.27.11-gke.1097000, the first fixed version on 1.27."},
@@ -89,7 +89,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "Autopilot without nodePools: one cluster-level finding on currentNodeVersion",
-			c: Cluster{Datapath: dpv2, Autopilot: true, MasterVersion: "1.28.3-gke.1090000", NodeVersion: "1.24.9-gke.3199"},
+			c:    Cluster{Datapath: dpv2, Autopilot: true, MasterVersion: "1.28.3-gke.1090000", NodeVersion: "1.24.9-gke.3199"},
 			want: []brief{
 				{ipam, "", "AFFECTED", "node_pool", "1.24.9-gke.3199", "1.24.9-gke.3200",
 					"The cluster (no node pools listed; currentNodeVersion compared) runs 1.24.9-gke.3199, below 1.24.9-gke.3200, the first fixed version on 1.24."},

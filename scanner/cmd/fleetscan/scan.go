@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/schema"
 )
 
 // listFlag is a repeatable string flag.
