@@ -47,13 +47,14 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 		projectID = p
 	}
 	c := scanner.Cluster{
-		ProjectID:      projectID,
-		Location:       pc.GetLocation(),
-		Name:           pc.GetName(),
-		ID:             pc.GetId(),
-		SelfLink:       pc.GetSelfLink(),
-		MasterVersion:  pc.GetCurrentMasterVersion(),
-		NodeVersion:    pc.GetCurrentNodeVersion(), //nolint:staticcheck // deprecated, but the minimum node version is what Autopilot without pools has
+		ProjectID:     projectID,
+		Location:      pc.GetLocation(),
+		Name:          pc.GetName(),
+		ID:            pc.GetId(),
+		SelfLink:      pc.GetSelfLink(),
+		MasterVersion: pc.GetCurrentMasterVersion(),
+		//lint:ignore SA1019 deprecated, but it is the only node version an Autopilot cluster without pools reports
+		NodeVersion:    pc.GetCurrentNodeVersion(),
 		InitialVersion: pc.GetInitialClusterVersion(),
 		Autopilot:      pc.GetAutopilot().GetEnabled(),
 		VPCNative:      pc.GetIpAllocationPolicy().GetUseIpAliases(),
@@ -61,7 +62,7 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 	if pc.GetStatus() != containerpb.Cluster_STATUS_UNSPECIFIED {
 		c.Status = pc.GetStatus().String()
 	}
-	if ch := pc.GetReleaseChannel().GetChannel(); ch != containerpb.ReleaseChannel_UNSPECIFIED {
+	if ch := pc.GetReleaseChannel().GetChannel(); ch > 0 { // 0 is UNSPECIFIED: not enrolled
 		c.ReleaseChannel = ch.String()
 	}
 	if dp := pc.GetNetworkConfig().GetDatapathProvider(); dp != containerpb.DatapathProvider_DATAPATH_PROVIDER_UNSPECIFIED {

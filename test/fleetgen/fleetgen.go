@@ -137,7 +137,8 @@ func (g *gen) cluster(project string, i int) *containerpb.Cluster {
 		c.Autopilot.Enabled = true
 		if g.chance(1.0 / 3) {
 			// Autopilot with no running nodes: no nodePools key, an older node version.
-			c.CurrentNodeVersion = g.older(master).String() //nolint:staticcheck // the API still reports it
+			//lint:ignore SA1019 the API still reports it, and the scanner reads it
+			c.CurrentNodeVersion = g.older(master).String()
 			return c
 		}
 	}
@@ -162,7 +163,8 @@ func (g *gen) cluster(project string, i int) *containerpb.Cluster {
 			Config:  &containerpb.NodeConfig{ImageType: g.imageType(c.Autopilot.Enabled), MachineType: "e2-standard-4", DiskSizeGb: 100},
 		})
 	}
-	c.CurrentNodeVersion = oldest.String() //nolint:staticcheck // the API still reports it
+	//lint:ignore SA1019 the API still reports it, and the scanner reads it
+	c.CurrentNodeVersion = oldest.String()
 	return c
 }
 
