@@ -26,11 +26,10 @@ func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
 // the same findings. Scan fields (scan_id, scanned_at, organization_id)
 // are left for the caller.
 func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []string) {
-	dpv2 := c.DataplaneV2()
 	for _, is := range cat.Issues {
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
-			s := catalog.Subject{DataplaneV2: dpv2, Autopilot: c.Autopilot}
+			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot}
 			if out, _ := is.Holds(s); out != catalog.NotAffected {
 				skipped = append(skipped, is.ID)
 			}
@@ -94,7 +93,7 @@ type target struct {
 }
 
 func appendVerdict(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster, t target) []Finding {
-	v := is.Evaluate(catalog.Subject{Version: t.version, DataplaneV2: c.DataplaneV2(), Autopilot: c.Autopilot, ImageType: t.image})
+	v := is.Evaluate(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image})
 	if v.Outcome == catalog.NotAffected {
 		return findings
 	}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -44,10 +45,22 @@ func FamilyOf(imageType string) ImageFamily {
 // Subject is what one issue is evaluated against: a node pool, or a
 // cluster's control plane or nodes.
 type Subject struct {
-	Version     string // as the API reports it; parsed here
-	DataplaneV2 bool
-	Autopilot   bool
-	ImageType   string // node image type; "" when not reported
+	Version   string // as the API reports it; parsed here
+	Datapath  string // networkConfig.datapathProvider; "" when absent (legacy)
+	Autopilot bool
+	ImageType string // node image type; "" when not reported
+}
+
+// dataplaneV2 decides whether a datapathProvider value is Dataplane V2;
+// known is false for a value fleetscan does not know.
+func dataplaneV2(datapath string) (dpv2, known bool) {
+	switch datapath {
+	case "ADVANCED_DATAPATH":
+		return true, true
+	case "", "LEGACY_DATAPATH", "DATAPATH_PROVIDER_UNSPECIFIED":
+		return false, true
+	}
+	return false, false
 }
 
 // Outcome of evaluating an issue against a subject.
@@ -77,26 +90,34 @@ type Verdict struct {
 // Holds evaluates the issue's configuration conditions only.
 func (is *Issue) Holds(s Subject) (Outcome, string) {
 	c := is.Conditions
-	if c.DataplaneV2 != nil && *c.DataplaneV2 != s.DataplaneV2 {
-		return NotAffected, ""
+	var undecided string
+	if c.DataplaneV2 != nil {
+		dpv2, known := dataplaneV2(s.Datapath)
+		switch {
+		case !known:
+			undecided = fmt.Sprintf("reports networkConfig.datapathProvider %q, which fleetscan does not know", s.Datapath)
+		case dpv2 != *c.DataplaneV2:
+			return NotAffected, ""
+		}
 	}
 	if c.Autopilot != nil && *c.Autopilot != s.Autopilot {
 		return NotAffected, ""
 	}
 	if len(c.ImageFamilies) > 0 {
 		fam := FamilyOf(s.ImageType)
-		if fam == "" {
-			if s.ImageType == "" {
-				return Undecided, "does not report its node image type"
-			}
-			return Undecided, fmt.Sprintf("uses node image type %q, which fleetscan does not know", s.ImageType)
+		switch {
+		case fam == "" && undecided != "":
+			// already undecided
+		case fam == "" && s.ImageType == "":
+			undecided = "does not report its node image type"
+		case fam == "":
+			undecided = fmt.Sprintf("uses node image type %q, which fleetscan does not know", s.ImageType)
+		case !slices.Contains(c.ImageFamilies, fam):
+			return NotAffected, ""
 		}
-		for _, f := range c.ImageFamilies {
-			if f == fam {
-				return Affected, ""
-			}
-		}
-		return NotAffected, ""
+	}
+	if undecided != "" {
+		return Undecided, undecided
 	}
 	return Affected, ""
 }

@@ -11,7 +11,9 @@ func TestEvaluateBoundaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dpv2 := func(v string) Subject { return Subject{Version: v, DataplaneV2: true, ImageType: "COS_CONTAINERD"} }
+	dpv2 := func(v string) Subject {
+		return Subject{Version: v, Datapath: "ADVANCED_DATAPATH", ImageType: "COS_CONTAINERD"}
+	}
 	tests := []struct {
 		issue, name string
 		s           Subject
@@ -33,19 +35,19 @@ func TestEvaluateBoundaries(t *testing.T) {
 		{"DPV2-IPAM-LEAK", "1.25 at the fix", dpv2("1.25.6-gke.200"), Verdict{}},
 		{"DPV2-IPAM-LEAK", "1.26 is above the range", dpv2("1.26.1-gke.1"), Verdict{}},
 		{"DPV2-IPAM-LEAK", "legacy dataplane", Subject{Version: "1.24.1-gke.1", ImageType: "COS_CONTAINERD"}, Verdict{}},
-		{"DPV2-IPAM-LEAK", "Ubuntu containerd, case-insensitive", Subject{Version: "1.24.1-gke.1", DataplaneV2: true, ImageType: "ubuntu_containerd"},
+		{"DPV2-IPAM-LEAK", "Ubuntu containerd, case-insensitive", Subject{Version: "1.24.1-gke.1", Datapath: "ADVANCED_DATAPATH", ImageType: "ubuntu_containerd"},
 			Verdict{Affected, "1.24.9-gke.3200", "1.24.9-gke.3200", "runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24"}},
-		{"DPV2-IPAM-LEAK", "Windows containerd", Subject{Version: "1.24.1-gke.1", DataplaneV2: true, ImageType: "WINDOWS_LTSC_CONTAINERD"}, Verdict{}},
-		{"DPV2-IPAM-LEAK", "Docker COS", Subject{Version: "1.22.1-gke.1", DataplaneV2: true, ImageType: "COS"}, Verdict{}},
-		{"DPV2-IPAM-LEAK", "no image type", Subject{Version: "1.24.1-gke.1", DataplaneV2: true},
+		{"DPV2-IPAM-LEAK", "Windows containerd", Subject{Version: "1.24.1-gke.1", Datapath: "ADVANCED_DATAPATH", ImageType: "WINDOWS_LTSC_CONTAINERD"}, Verdict{}},
+		{"DPV2-IPAM-LEAK", "Docker COS", Subject{Version: "1.22.1-gke.1", Datapath: "ADVANCED_DATAPATH", ImageType: "COS"}, Verdict{}},
+		{"DPV2-IPAM-LEAK", "no image type", Subject{Version: "1.24.1-gke.1", Datapath: "ADVANCED_DATAPATH"},
 			Verdict{Undecided, "1.24.9-gke.3200", "1.24.9-gke.3200", "runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24, an affected version, but does not report its node image type"}},
-		{"DPV2-IPAM-LEAK", "unknown image type", Subject{Version: "1.24.1-gke.1", DataplaneV2: true, ImageType: "FANCY_OS"},
+		{"DPV2-IPAM-LEAK", "unknown image type", Subject{Version: "1.24.1-gke.1", Datapath: "ADVANCED_DATAPATH", ImageType: "FANCY_OS"},
 			Verdict{Undecided, "1.24.9-gke.3200", "1.24.9-gke.3200", `runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24, an affected version, but uses node image type "FANCY_OS", which fleetscan does not know`}},
-		{"DPV2-IPAM-LEAK", "no image type but not affected version", Subject{Version: "1.30.1-gke.1", DataplaneV2: true}, Verdict{}},
+		{"DPV2-IPAM-LEAK", "no image type but not affected version", Subject{Version: "1.30.1-gke.1", Datapath: "ADVANCED_DATAPATH"}, Verdict{}},
 		{"DPV2-IPAM-LEAK", "alias version", dpv2("1.24"), Verdict{Outcome: Undecided, Reason: `reports version "1.24", which is not a GKE version`}},
 		{"DPV2-IPAM-LEAK", "empty version", dpv2(""), Verdict{Outcome: Undecided, Reason: "does not report its version"}},
 		{"DPV2-IPAM-LEAK", "bad version on legacy dataplane is a pass", Subject{Version: "latest", ImageType: "COS_CONTAINERD"}, Verdict{}},
-		{"DPV2-IPAM-LEAK", "bad version on Windows is a pass", Subject{Version: "latest", DataplaneV2: true, ImageType: "WINDOWS_SAC"}, Verdict{}},
+		{"DPV2-IPAM-LEAK", "bad version on Windows is a pass", Subject{Version: "latest", Datapath: "ADVANCED_DATAPATH", ImageType: "WINDOWS_SAC"}, Verdict{}},
 
 		// DPV2-NETPOL-CONNTRACK-SELF: everything below 1.28.3-gke.1090000.
 		{"DPV2-NETPOL-CONNTRACK-SELF", "1.28 one below", dpv2("1.28.3-gke.1089999"),
@@ -66,6 +68,11 @@ func TestEvaluateBoundaries(t *testing.T) {
 			Verdict{Affected, "1.28.3-gke.1090000", "1.28.3-gke.1090000", "runs 1.28.3-gke.1089999, below 1.28.3-gke.1090000, the first fixed version on 1.28"}},
 		{"DPV2-HAIRPIN-CONNTRACK-LEAK", "1.28 at the fix", dpv2("1.28.3-gke.1090000"), Verdict{}},
 		{"DPV2-HAIRPIN-CONNTRACK-LEAK", "legacy", Subject{Version: "1.20.1-gke.1"}, Verdict{}},
+		{"DPV2-HAIRPIN-CONNTRACK-LEAK", "LEGACY_DATAPATH", Subject{Version: "1.20.1-gke.1", Datapath: "LEGACY_DATAPATH"}, Verdict{}},
+		{"DPV2-HAIRPIN-CONNTRACK-LEAK", "unknown datapath is undecided, not legacy", Subject{Version: "1.26.1-gke.1", Datapath: "FUTURE_DATAPATH"},
+			Verdict{Undecided, "", "1.27.11-gke.1097000", `runs 1.26.1-gke.1; no fix is documented on 1.26, the first fixed version is 1.27.11-gke.1097000, an affected version, but reports networkConfig.datapathProvider "FUTURE_DATAPATH", which fleetscan does not know`}},
+		{"DPV2-HAIRPIN-CONNTRACK-LEAK", "unknown datapath, fixed version", Subject{Version: "1.30.1-gke.1", Datapath: "FUTURE_DATAPATH"}, Verdict{}},
+		{"DPV2-IPAM-LEAK", "unknown datapath and Windows image", Subject{Version: "1.24.1-gke.1", Datapath: "7", ImageType: "WINDOWS_SAC"}, Verdict{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.issue+"/"+tc.name, func(t *testing.T) {

@@ -66,7 +66,7 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 		c.ReleaseChannel = ch.String()
 	}
 	if dp := pc.GetNetworkConfig().GetDatapathProvider(); dp != containerpb.DatapathProvider_DATAPATH_PROVIDER_UNSPECIFIED {
-		c.Datapath = dp.String()
+		c.Datapath = dp.String() // a value newer than this client prints as its number, and reads as unknown
 	}
 	if c.Location == "" {
 		if m := selfLinkPattern.FindStringSubmatch(pc.GetSelfLink()); m != nil {
@@ -107,6 +107,8 @@ func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
 			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
 		}
 		switch {
+		case isEmptyResponse(probe):
+			return []scanner.Cluster{}, nil // the API omits "clusters" when a project has none
 		case probe["clusters"] != nil:
 			if err := json.Unmarshal(probe["clusters"], &raws); err != nil {
 				return nil, fmt.Errorf("%s: \"clusters\" is not an array of clusters", name)
@@ -126,12 +128,7 @@ func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
 	out := make([]scanner.Cluster, 0, len(raws))
 	var errs []error
 	for i, raw := range raws {
-		var pc containerpb.Cluster
-		if err := unmarshal.Unmarshal(raw, &pc); err != nil {
-			errs = append(errs, fmt.Errorf("%s: cluster %d: not a Container API cluster: %s", name, i, protoMessage(err)))
-			continue
-		}
-		c, err := FromProto(&pc, "")
+		c, err := ParseCluster(raw, "")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: cluster %d: %v", name, i, err))
 			continue
@@ -152,6 +149,46 @@ func protoMessage(err error) string {
 	return strings.Replace(msg, "(line 1:", "(column ", 1)
 }
 
+// isEmptyResponse reports whether an object is a ListClustersResponse
+// without clusters: {} or one with only missingZones.
+func isEmptyResponse(probe map[string]json.RawMessage) bool {
+	for k := range probe {
+		if k != "missingZones" {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseCluster decodes one Container API cluster in REST JSON (a file's,
+// or Cloud Asset Inventory's resource.data) with protojson semantics.
+// protojson drops enum names it does not know; for datapathProvider, which
+// decides Dataplane V2, such a name is kept so that it reads as unknown
+// instead of as the legacy dataplane.
+func ParseCluster(raw []byte, projectID string) (scanner.Cluster, error) {
+	var pc containerpb.Cluster
+	if err := unmarshal.Unmarshal(raw, &pc); err != nil {
+		return scanner.Cluster{}, fmt.Errorf("not a Container API cluster: %s", protoMessage(err))
+	}
+	c, err := FromProto(&pc, projectID)
+	if err != nil {
+		return scanner.Cluster{}, err
+	}
+	if c.Datapath == "" && bytes.Contains(raw, []byte(`"datapathProvider"`)) {
+		var probe struct {
+			NetworkConfig struct {
+				DatapathProvider any `json:"datapathProvider"`
+			} `json:"networkConfig"`
+		}
+		if json.Unmarshal(raw, &probe) == nil {
+			if s, ok := probe.NetworkConfig.DatapathProvider.(string); ok && s != "DATAPATH_PROVIDER_UNSPECIFIED" {
+				c.Datapath = s
+			}
+		}
+	}
+	return c, nil
+}
+
 func jsonErr(err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -168,6 +205,9 @@ type Files struct {
 // Discover reads every file; any problem in any file stops the scan with
 // every problem listed, so that no cluster is silently left out.
 func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var all []scanner.Cluster
 	var errs []error
 	for _, p := range f.Paths {
@@ -192,5 +232,5 @@ func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func
 	for _, c := range all {
 		found(c)
 	}
-	return nil
+	return ctx.Err()
 }

@@ -5,6 +5,7 @@
 package evidence
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,7 +76,13 @@ type groupKey struct {
 
 type group struct {
 	symptom *catalog.Symptom
-	events  map[string]*Entry // by uid (or insertId when the event has none)
+	events  map[string]*event // by uid (or insertId when the event has none)
+}
+
+// event is one Kubernetes event seen in one or more entries.
+type event struct {
+	best        Entry // the entry with the highest count (the newest on a tie)
+	first, last time.Time
 }
 
 // NewAggregator aggregates the given symptoms (one per distinct Key) over
@@ -98,16 +105,26 @@ func (a *Aggregator) Add(e Entry) {
 		k := groupKey{scanner.ClusterKey{ProjectID: e.ProjectID, Location: e.Location, Name: e.Cluster}, s.Key()}
 		g := a.groups[k]
 		if g == nil {
-			g = &group{symptom: s, events: map[string]*Entry{}}
+			g = &group{symptom: s, events: map[string]*event{}}
 			a.groups[k] = g
 		}
 		id := e.UID
 		if id == "" {
 			id = "insertId:" + e.InsertID
 		}
-		if prev, ok := g.events[id]; !ok || e.Count > prev.Count || (e.Count == prev.Count && e.Timestamp.After(prev.Timestamp)) {
-			ec := e
-			g.events[id] = &ec
+		ev := g.events[id]
+		if ev == nil {
+			g.events[id] = &event{best: e, first: e.Timestamp, last: e.Timestamp}
+			continue
+		}
+		if e.Timestamp.Before(ev.first) {
+			ev.first = e.Timestamp
+		}
+		if e.Timestamp.After(ev.last) {
+			ev.last = e.Timestamp
+		}
+		if e.Count > ev.best.Count || (e.Count == ev.best.Count && e.Timestamp.After(ev.best.Timestamp)) {
+			ev.best = e
 		}
 	}
 }
@@ -125,7 +142,12 @@ func (a *Aggregator) Observations(query func(*catalog.Symptom) string) []scanner
 		})
 	}
 	slices.SortFunc(out, func(x, y scanner.Observation) int {
-		return strings.Compare(x.Cluster.String()+"\x00"+x.SymptomKey, y.Cluster.String()+"\x00"+y.SymptomKey)
+		return cmp.Or(
+			strings.Compare(x.Cluster.ProjectID, y.Cluster.ProjectID),
+			strings.Compare(x.Cluster.Location, y.Cluster.Location),
+			strings.Compare(x.Cluster.Name, y.Cluster.Name),
+			strings.Compare(x.SymptomKey, y.SymptomKey),
+		)
 	})
 	return out
 }
@@ -142,14 +164,14 @@ func (g *group) evidence(query string) scanner.Evidence {
 		sample      *Entry
 		pods        = len(g.events)
 	)
-	for _, e := range g.events {
-		n := max(e.Count, 1)
-		count += n
-		if first.IsZero() || e.Timestamp.Before(first) {
-			first = e.Timestamp
+	for _, ev := range g.events {
+		e := &ev.best
+		count += max(e.Count, 1)
+		if first.IsZero() || ev.first.Before(first) {
+			first = ev.first
 		}
-		if e.Timestamp.After(last) {
-			last = e.Timestamp
+		if ev.last.After(last) {
+			last = ev.last
 		}
 		if e.Node != "" {
 			nodes[e.Node] = true
@@ -159,7 +181,7 @@ func (g *group) evidence(query string) scanner.Evidence {
 				details[m[len(m)-1]] = true
 			}
 		}
-		if sample == nil || e.Timestamp.After(sample.Timestamp) || (e.Timestamp.Equal(sample.Timestamp) && e.UID < sample.UID) {
+		if sample == nil || newer(e, sample) {
 			sample = e
 		}
 	}
@@ -185,6 +207,15 @@ func (g *group) evidence(query string) scanner.Evidence {
 		Sample:    sample.Message,
 		Query:     query,
 	}
+}
+
+// newer orders entries by time, then by uid, insertId and message, so
+// the sample never depends on map order.
+func newer(a, b *Entry) bool {
+	if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+		return c > 0
+	}
+	return cmp.Or(strings.Compare(a.UID, b.UID), strings.Compare(a.InsertID, b.InsertID), strings.Compare(a.Message, b.Message)) < 0
 }
 
 func sortedKeys(m map[string]bool) []string {
