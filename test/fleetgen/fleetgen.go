@@ -7,12 +7,22 @@
 package fleetgen
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	ltype "google.golang.org/genproto/googleapis/logging/type"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
@@ -31,12 +41,46 @@ type Options struct {
 	BadVersionShare float64
 }
 
-// Fleet is a generated fleet.
+// Fleet is a generated fleet in an organization: folders (some nested),
+// projects in the organization or a folder, clusters, and the IPAM events
+// that Cloud Logging holds for some of them.
 type Fleet struct {
-	Projects  []string               // project IDs, sorted
+	Org       string    // organizations/N
+	Now       time.Time // the end of the generated events' window
+	Folders   []Folder
+	Projects  []Project              // sorted by ID
 	Clusters  []*containerpb.Cluster // in project order
 	ByProject map[string][]*containerpb.Cluster
+	// Events are FailedCreatePodSandBox events, newest last: for some
+	// Dataplane V2 and legacy clusters, a few for clusters that are not in
+	// the fleet, and a few older than a week.
+	Events []*loggingpb.LogEntry
 }
+
+// Folder is a Resource Manager folder.
+type Folder struct {
+	Name   string // folders/N
+	Parent string // organizations/N or folders/N
+}
+
+// Project is a Resource Manager project.
+type Project struct {
+	ID     string
+	Number int64
+	Parent string // organizations/N or folders/N
+}
+
+// ProjectIDs returns the fleet's project IDs, sorted.
+func (f *Fleet) ProjectIDs() []string {
+	ids := make([]string, len(f.Projects))
+	for i, p := range f.Projects {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// DefaultNow is the end of the event window of every generated fleet.
+var DefaultNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 var regions = []string{"us-central1", "us-east1", "europe-west1", "europe-west4", "asia-southeast1", "us-west1"}
 
@@ -59,16 +103,32 @@ func Generate(opt Options) (*Fleet, error) {
 		return nil, err
 	}
 	g := &gen{rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)), opt: opt, versions: versionPool(cat)}
-	f := &Fleet{ByProject: map[string][]*containerpb.Cluster{}}
+	f := &Fleet{Org: "organizations/1000000001", Now: DefaultNow, ByProject: map[string][]*containerpb.Cluster{}}
+	// Folders: a tenth of the projects' count, a third of them nested.
+	parents := []string{f.Org}
+	for i := range max(1, opt.Projects/10) {
+		parent := f.Org
+		if i > 0 && g.chance(1.0/3) {
+			parent = f.Folders[g.rng.IntN(len(f.Folders))].Name
+		}
+		fo := Folder{Name: fmt.Sprintf("folders/%d", 2000000000+i), Parent: parent}
+		f.Folders = append(f.Folders, fo)
+		parents = append(parents, fo.Name)
+	}
 	for p := range opt.Projects {
-		f.Projects = append(f.Projects, fmt.Sprintf("fleet-proj-%05d", p))
+		f.Projects = append(f.Projects, Project{
+			ID:     fmt.Sprintf("fleet-proj-%05d", p),
+			Number: 300000000000 + int64(p),
+			Parent: parents[g.rng.IntN(len(parents))],
+		})
 	}
 	for i := range opt.Clusters {
-		project := f.Projects[i*opt.Projects/opt.Clusters] // contiguous blocks, so Clusters is in project order
+		project := f.Projects[i*opt.Projects/opt.Clusters].ID // contiguous blocks, so Clusters is in project order
 		c := g.cluster(project, i)
 		f.Clusters = append(f.Clusters, c)
 		f.ByProject[project] = append(f.ByProject[project], c)
 	}
+	f.Events = g.events(f)
 	return f, nil
 }
 
@@ -198,6 +258,97 @@ func (g *gen) imageType(autopilot bool) string {
 	default:
 		return "" // not reported
 	}
+}
+
+// events generates IPAM events for about 4% of the clusters (any
+// dataplane: the scan decides what they mean), some re-written with a
+// growing count, plus events of clusters outside the fleet and old ones.
+func (g *gen) events(f *Fleet) []*loggingpb.LogEntry {
+	var out []*loggingpb.LogEntry
+	add := func(project, location, cluster string, age time.Duration, uid string, count int) {
+		ts := f.Now.Add(-age)
+		node := fmt.Sprintf("gke-%s-pool-0-%08x-%04x", cluster, g.rng.Uint32(), g.rng.IntN(1<<16))
+		third := g.rng.IntN(250)
+		msg := fmt.Sprintf(`Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "%016x%016x": failed to allocate for range 0: no IP addresses available in range set: 10.%d.%d.1-10.%d.%d.62`,
+			g.rng.Uint64(), g.rng.Uint64(), 40+third%50, third, 40+third%50, third)
+		payload, _ := structpb.NewStruct(map[string]any{
+			"apiVersion": "v1", "kind": "Event", "type": "Warning",
+			"reason": "FailedCreatePodSandBox", "message": msg, "count": count,
+			"metadata":       map[string]any{"uid": uid, "namespace": "default", "name": "web-" + uid[:8]},
+			"involvedObject": map[string]any{"kind": "Pod", "namespace": "default", "name": "web-" + uid[:8]},
+			"source":         map[string]any{"component": "kubelet", "host": node},
+		})
+		out = append(out, &loggingpb.LogEntry{
+			LogName:   "projects/" + project + "/logs/events",
+			Resource:  &monitoredres.MonitoredResource{Type: "k8s_pod", Labels: map[string]string{"project_id": project, "location": location, "cluster_name": cluster, "namespace_name": "default", "pod_name": "web-" + uid[:8]}},
+			Timestamp: timestamppb.New(ts),
+			Severity:  ltype.LogSeverity_WARNING,
+			InsertId:  fmt.Sprintf("%016x", g.rng.Uint64()),
+			Payload:   &loggingpb.LogEntry_JsonPayload{JsonPayload: payload},
+		})
+	}
+	uid := func() string {
+		return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", g.rng.Uint32(), g.rng.IntN(1<<16), g.rng.IntN(1<<16), g.rng.IntN(1<<16), g.rng.Uint64()&(1<<48-1))
+	}
+	for _, c := range f.Clusters {
+		if !g.chance(0.04) {
+			continue
+		}
+		project := projectOfSelfLink(c.GetSelfLink())
+		for range 1 + g.rng.IntN(4) {
+			id := uid()
+			age := time.Duration(1+g.rng.IntN(6*24*60)) * time.Minute
+			add(project, c.GetLocation(), c.GetName(), age, id, 1)
+			if g.chance(0.3) { // the same event again, later, with a higher count
+				add(project, c.GetLocation(), c.GetName(), age-time.Minute/2, id, 2+g.rng.IntN(5))
+			}
+		}
+		if g.chance(0.2) {
+			add(project, c.GetLocation(), c.GetName(), 10*24*time.Hour, uid(), 1) // outside a 7-day window
+		}
+	}
+	for i := range max(1, len(f.Clusters)/500) { // clusters deleted since, or never inventoried
+		p := f.Projects[g.rng.IntN(len(f.Projects))].ID
+		add(p, regions[i%len(regions)], fmt.Sprintf("gone-%03d", i), time.Hour, uid(), 1)
+	}
+	slices.SortStableFunc(out, func(a, b *loggingpb.LogEntry) int {
+		return a.GetTimestamp().AsTime().Compare(b.GetTimestamp().AsTime())
+	})
+	return out
+}
+
+func projectOfSelfLink(selfLink string) string {
+	_, rest, _ := strings.Cut(selfLink, "/projects/")
+	p, _, _ := strings.Cut(rest, "/")
+	return p
+}
+
+// WriteFiles writes the fleet as the offline CLI reads it: clusters.json (a
+// ListClustersResponse) and logs.json (a JSON array of LogEntry, as gcloud
+// logging read --format=json prints it). It returns the two paths.
+func (f *Fleet) WriteFiles(dir string) (clusters, logs string, err error) {
+	cj, err := ListClustersJSON(f.Clusters)
+	if err != nil {
+		return "", "", err
+	}
+	var lj bytes.Buffer
+	lj.WriteByte('[')
+	for i, e := range f.Events {
+		if i > 0 {
+			lj.WriteString(",\n")
+		}
+		b, err := protojson.Marshal(e)
+		if err != nil {
+			return "", "", err
+		}
+		lj.Write(b)
+	}
+	lj.WriteString("]\n")
+	clusters, logs = filepath.Join(dir, "clusters.json"), filepath.Join(dir, "logs.json")
+	if err := os.WriteFile(clusters, cj, 0o644); err != nil {
+		return "", "", err
+	}
+	return clusters, logs, os.WriteFile(logs, lj.Bytes(), 0o644)
 }
 
 // ListClustersJSON renders clusters as a ListClustersResponse in REST JSON,
