@@ -112,8 +112,9 @@ type ClusterRecord struct {
 // ScanError records a part of the scope that could not be read; the scan
 // goes on without it.
 type ScanError struct {
-	ProjectID string `json:"project_id"`
-	API       string `json:"api"`
-	Code      string `json:"code"`
+	ProjectID string `json:"project_id"` // the project, when the error is about one
+	Resource  string `json:"resource"`   // what could not be read: projects/ID, folders/N, or the scope
+	API       string `json:"api"`        // cloudasset, container, resourcemanager, logging
+	Code      string `json:"code"`       // the gRPC code name, e.g. PERMISSION_DENIED
 	Message   string `json:"message"`
 }

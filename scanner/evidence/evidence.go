@@ -31,12 +31,14 @@ type Entry struct {
 	Count        int64  // jsonPayload.count
 }
 
-// Filter is the Cloud Logging query for a symptom since a time, in the
-// Logging query language, with every string escaped. The bound on timestamp
-// is explicit: without one the Go logadmin client narrows to the last 24h.
-func Filter(s *catalog.Symptom, since time.Time) string {
-	return fmt.Sprintf(`log_id("events") resource.type="k8s_pod" jsonPayload.reason=%s jsonPayload.message:%s timestamp>=%s`,
-		Quote(s.Reason), Quote(s.Message), Quote(since.UTC().Format(time.RFC3339)))
+// Filter is the Cloud Logging query for a symptom over [since, until], in
+// the Logging query language, with every string escaped. Cluster and
+// project names never enter it: projects go in resourceNames and entries
+// are grouped by their resource labels. The timestamp bounds are explicit:
+// without one the Go logadmin client narrows to the last 24h.
+func Filter(s *catalog.Symptom, since, until time.Time) string {
+	return fmt.Sprintf(`log_id("events") resource.type="k8s_pod" jsonPayload.reason=%s jsonPayload.message:%s timestamp>=%s timestamp<=%s`,
+		Quote(s.Reason), Quote(s.Message), Quote(since.UTC().Format(time.RFC3339)), Quote(until.UTC().Format(time.RFC3339)))
 }
 
 // Quote makes s a Logging query language string: double quotes, with

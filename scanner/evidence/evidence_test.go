@@ -84,24 +84,24 @@ func TestFilter(t *testing.T) {
 			name:    "IPAM symptom, since in a non-UTC zone prints UTC",
 			symptom: ipam,
 			since:   time.Date(2026, 11, 20, 17, 30, 0, 0, kolkata),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
 		},
 		{
 			name:    "sub-second since is truncated to the second",
 			symptom: ipam,
 			since:   time.Date(2026, 11, 20, 12, 0, 0, 999999999, time.UTC),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
 		},
 		{
 			name:    "hostile strings stay single literals",
 			symptom: &catalog.Symptom{Reason: `x" OR logName:"y`, Message: `a\" OR "b`},
 			since:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="x\" OR logName:\"y" jsonPayload.message:"a\\\" OR \"b" timestamp>="2026-01-02T03:04:05Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="x\" OR logName:\"y" jsonPayload.message:"a\\\" OR \"b" timestamp>="2026-01-02T03:04:05Z" timestamp<="2026-01-09T03:04:05Z"`,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Filter(tc.symptom, tc.since); got != tc.want {
+			if got := Filter(tc.symptom, tc.since, tc.since.Add(168*time.Hour)); got != tc.want {
 				t.Errorf("Filter(%q, %v) =\n%s\nwant\n%s", tc.symptom.Reason, tc.since, got, tc.want)
 			}
 		})
@@ -717,7 +717,7 @@ func TestEntriesObserveDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Entries.Observe() error: %v", err)
 	}
-	const query = `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z"`
+	const query = `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`
 	at := func(s string) *time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {

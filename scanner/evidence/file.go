@@ -143,5 +143,5 @@ func (es Entries) Observe(ctx context.Context, q scanner.EvidenceQuery, _ func(s
 	for _, e := range es {
 		agg.Add(e)
 	}
-	return agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since) }), ctx.Err()
+	return agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since, q.Until) }), ctx.Err()
 }

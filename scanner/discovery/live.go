@@ -1,0 +1,255 @@
+package discovery
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+)
+
+// Modes of live discovery.
+const (
+	ModeAssetInventory = "asset-inventory"
+	ModeContainerAPI   = "container-api"
+)
+
+// ClusterAssetType is the Cloud Asset Inventory type of a GKE cluster.
+const ClusterAssetType = "container.googleapis.com/Cluster"
+
+// AssetInventory discovers a scope's clusters with Cloud Asset Inventory:
+// ListAssets with content type RESOURCE returns up to 1,000 full Cluster
+// resources a page, so 10,000 clusters cost 10 calls. Clusters are handed
+// on page by page; memory holds one page.
+type AssetInventory struct {
+	Client   *asset.Client
+	Scope    scanner.Scope
+	PageSize int // default and maximum 1000
+	Policy   gcpclient.Policy
+	// Progress, when set, is called after each page with the clusters so far.
+	Progress func(clusters int)
+}
+
+// Discover lists the scope's clusters. An error on the scope itself (no
+// access, unknown organization) fails the scan: without it nothing is known.
+// A cluster whose data cannot be read is recorded and skipped.
+func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) error {
+	size := a.PageSize
+	if size <= 0 || size > 1000 {
+		size = 1000
+	}
+	req := &assetpb.ListAssetsRequest{
+		Parent:      a.Scope.String(),
+		AssetTypes:  []string{ClusterAssetType},
+		ContentType: assetpb.ContentType_RESOURCE,
+		PageSize:    int32(size),
+	}
+	total := 0
+	for token := ""; ; {
+		var page []*assetpb.Asset
+		pctx, cancel := a.Policy.WithTimeout(ctx)
+		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&page)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("list clusters in %s with Cloud Asset Inventory: %w", a.Scope, err)
+		}
+		for _, as := range page {
+			c, err := clusterFromAsset(as)
+			if err != nil {
+				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
+				continue
+			}
+			found(c)
+			total++
+		}
+		if a.Progress != nil {
+			a.Progress(total)
+		}
+		if next == "" {
+			return nil
+		}
+		token = next
+	}
+}
+
+// assetName takes project, location and cluster from a Cloud Asset name:
+// //container.googleapis.com/[v1/]projects/P/(locations|zones)/L/clusters/N
+var assetName = regexp.MustCompile(`^//container\.googleapis\.com/(?:v1/)?projects/([^/]+)/(?:locations|zones)/([^/]+)/clusters/([^/]+)$`)
+
+// clusterFromAsset reads resource.data, the Cluster in REST JSON, with the
+// same parser as a file. The project ID comes from the asset name:
+// resource.parent names the project by number.
+func clusterFromAsset(as *assetpb.Asset) (scanner.Cluster, error) {
+	m := assetName.FindStringSubmatch(as.GetName())
+	if m == nil {
+		return scanner.Cluster{}, fmt.Errorf("asset name %q is not a GKE cluster name", as.GetName())
+	}
+	c := scanner.Cluster{ProjectID: m[1]}
+	data := as.GetResource().GetData()
+	if data == nil {
+		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
+	}
+	raw, err := protojson.Marshal(data)
+	if err != nil {
+		return c, fmt.Errorf("asset %s: %v", as.GetName(), err)
+	}
+	return ParseCluster(raw, m[1])
+}
+
+// ContainerAPI discovers a scope's clusters without Cloud Asset Inventory:
+// the scope's projects from Resource Manager (folders walked recursively),
+// then one ListClusters(projects/P/locations/-) per project, Concurrency at
+// a time. It costs a call per project and per folder.
+type ContainerAPI struct {
+	Projects    *resourcemanager.ProjectsClient
+	Folders     *resourcemanager.FoldersClient
+	Clusters    *container.ClusterManagerClient
+	Scope       scanner.Scope
+	Concurrency int // default 16
+	Policy      gcpclient.Policy
+	// Progress, when set, is called as projects are done.
+	Progress func(projectsDone, projectsTotal int)
+}
+
+// Discover lists the projects, then their clusters. A project or folder that
+// cannot be read is recorded and the rest is scanned; an error on the scope
+// itself fails the scan.
+func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) error {
+	projects, err := d.projects(ctx, failed)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex // found, failed and the counter are not concurrency-safe
+	done := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, cmp.Or(d.Concurrency, 16)))
+	for _, p := range projects {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			cctx, cancel := d.Policy.WithTimeout(gctx)
+			resp, err := d.Clusters.ListClusters(cctx, &containerpb.ListClustersRequest{Parent: "projects/" + p + "/locations/-"}, d.Policy.CallOptions()...)
+			cancel()
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if d.Progress != nil {
+				d.Progress(done, len(projects))
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed(apiError(p, "projects/"+p, "container", err))
+				return nil
+			}
+			if z := resp.GetMissingZones(); len(z) > 0 {
+				failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "container", Code: "MISSING_ZONES",
+					Message: fmt.Sprintf("zones %v did not answer; their clusters are missing", z)})
+			}
+			for _, pc := range resp.GetClusters() {
+				c, err := FromProto(pc, p)
+				if err != nil {
+					failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "container", Code: "INVALID_DATA", Message: err.Error()})
+					continue
+				}
+				found(c)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// projects walks the scope's folders breadth-first and returns every
+// active project ID under it.
+func (d *ContainerAPI) projects(ctx context.Context, failed func(scanner.ScanError)) ([]string, error) {
+	if d.Scope.Kind == "projects" {
+		return []string{d.Scope.ID}, nil
+	}
+	var ids []string
+	queue := []string{d.Scope.String()}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		ps, err := d.listProjects(ctx, parent)
+		if err == nil {
+			var fs []string
+			fs, err = d.listFolders(ctx, parent)
+			queue = append(queue, fs...)
+		}
+		if err != nil {
+			if parent == d.Scope.String() || ctx.Err() != nil {
+				return nil, fmt.Errorf("list projects in %s: %w", parent, err)
+			}
+			failed(apiError("", parent, "resourcemanager", err))
+			continue
+		}
+		ids = append(ids, ps...)
+	}
+	return ids, nil
+}
+
+func (d *ContainerAPI) listProjects(ctx context.Context, parent string) ([]string, error) {
+	var ids []string
+	err := pages(ctx, d.Policy, func(ctx context.Context, token string) (string, error) {
+		var page []*resourcemanagerpb.Project
+		it := d.Projects.ListProjects(ctx, &resourcemanagerpb.ListProjectsRequest{Parent: parent, PageSize: 1000}, d.Policy.CallOptions()...)
+		next, err := iterator.NewPager(it, 1000, token).NextPage(&page)
+		for _, p := range page {
+			if p.GetState() == resourcemanagerpb.Project_ACTIVE {
+				ids = append(ids, p.GetProjectId())
+			}
+		}
+		return next, err
+	})
+	return ids, err
+}
+
+func (d *ContainerAPI) listFolders(ctx context.Context, parent string) ([]string, error) {
+	var names []string
+	err := pages(ctx, d.Policy, func(ctx context.Context, token string) (string, error) {
+		var page []*resourcemanagerpb.Folder
+		it := d.Folders.ListFolders(ctx, &resourcemanagerpb.ListFoldersRequest{Parent: parent, PageSize: 1000}, d.Policy.CallOptions()...)
+		next, err := iterator.NewPager(it, 1000, token).NextPage(&page)
+		for _, f := range page {
+			if f.GetState() == resourcemanagerpb.Folder_ACTIVE {
+				names = append(names, f.GetName())
+			}
+		}
+		return next, err
+	})
+	return names, err
+}
+
+// pages calls fetch for each page, each with its own deadline.
+func pages(ctx context.Context, p gcpclient.Policy, fetch func(ctx context.Context, token string) (string, error)) error {
+	for token := ""; ; {
+		pctx, cancel := p.WithTimeout(ctx)
+		next, err := fetch(pctx, token)
+		cancel()
+		if err != nil || next == "" {
+			return err
+		}
+		token = next
+	}
+}
+
+// apiError records an API error about one project or folder.
+func apiError(projectID, resource, api string, err error) scanner.ScanError {
+	return scanner.ScanError{ProjectID: projectID, Resource: resource, API: api, Code: gcpclient.CodeName(err), Message: gcpclient.Message(err)}
+}

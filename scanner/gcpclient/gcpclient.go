@@ -1,0 +1,217 @@
+// Package gcpclient holds what every Google Cloud client of fleetscan
+// shares: endpoint overrides (Private Service Connect, emulators, the
+// in-process fakes of the tests), the retry policy for transient errors, and
+// the classification of API errors into scan errors.
+package gcpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/googleapis/gax-go/v2"
+	"golang.org/x/time/rate"
+	"google.golang.org/api/option"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// Services whose endpoint can be overridden.
+var Services = []string{"asset", "container", "resourcemanager", "logging", "bigquery", "pubsub", "storage"}
+
+// EnvEndpoints is the environment variable read for endpoint overrides:
+// comma-separated SERVICE=HOST:PORT.
+const EnvEndpoints = "FLEETSCAN_API_ENDPOINTS"
+
+// Endpoints maps a service name to HOST:PORT.
+type Endpoints map[string]string
+
+// ParseEndpoints parses SERVICE=HOST:PORT specs; each spec may itself be a
+// comma-separated list, as in FLEETSCAN_API_ENDPOINTS. Later specs win.
+func ParseEndpoints(specs ...string) (Endpoints, error) {
+	e := Endpoints{}
+	var errs []error
+	for _, spec := range specs {
+		for item := range strings.SplitSeq(spec, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			svc, hostport, ok := strings.Cut(item, "=")
+			if !ok {
+				errs = append(errs, fmt.Errorf("endpoint %q is not SERVICE=HOST:PORT", item))
+				continue
+			}
+			if !slices.Contains(Services, svc) {
+				errs = append(errs, fmt.Errorf("endpoint %q: unknown service %q (want one of %s)", item, svc, strings.Join(Services, ", ")))
+				continue
+			}
+			host, port, err := net.SplitHostPort(hostport)
+			if err != nil || host == "" || port == "" {
+				errs = append(errs, fmt.Errorf("endpoint %q: %q is not HOST:PORT", item, hostport))
+				continue
+			}
+			e[svc] = hostport
+		}
+	}
+	return e, errors.Join(errs...)
+}
+
+// Merge returns e with o's entries added, o winning.
+func (e Endpoints) Merge(o Endpoints) Endpoints {
+	out := Endpoints{}
+	for k, v := range e {
+		out[k] = v
+	}
+	for k, v := range o {
+		out[k] = v
+	}
+	return out
+}
+
+// IsLoopback reports whether HOST:PORT names this machine (127.0.0.0/8,
+// ::1 or localhost).
+func IsLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Options returns the client options for a gRPC service: none without an
+// override; the endpoint with TLS and credentials for a remote override
+// (Private Service Connect); plaintext without credentials for a loopback
+// one (an emulator or a test fake).
+func (e Endpoints) Options(service string) []option.ClientOption {
+	hostport, ok := e[service]
+	if !ok {
+		return nil
+	}
+	opts := []option.ClientOption{option.WithEndpoint(hostport)}
+	if IsLoopback(hostport) {
+		opts = append(opts,
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	return opts
+}
+
+// Policy is how calls are timed out and retried.
+type Policy struct {
+	Timeout  time.Duration // each call (or page) gets its own deadline
+	Initial  time.Duration // first backoff ceiling; full jitter below it
+	Max      time.Duration // backoff cap
+	Attempts int           // retries after the first try
+	// Limiter, when set, paces every attempt, retries included: Wait before
+	// a call, and each retry reserves a token and waits for it too.
+	Limiter *rate.Limiter
+}
+
+// DefaultPolicy suits the Google APIs fleetscan calls: their quotas refill
+// per minute, so eight retries backing off up to 30 s ride out a burst.
+var DefaultPolicy = Policy{Timeout: 60 * time.Second, Initial: 500 * time.Millisecond, Max: 30 * time.Second, Attempts: 8}
+
+// CallOptions returns gax options that retry transient errors with capped
+// exponential backoff and full jitter.
+func (p Policy) CallOptions() []gax.CallOption {
+	return []gax.CallOption{gax.WithRetry(func() gax.Retryer {
+		return &retryer{bo: gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}, left: p.Attempts, limiter: p.Limiter}
+	})}
+}
+
+// Wait blocks until the limiter, if any, allows a call.
+func (p Policy) Wait(ctx context.Context) error {
+	if p.Limiter == nil {
+		return nil
+	}
+	return p.Limiter.Wait(ctx)
+}
+
+// WithTimeout gives one call its own deadline.
+func (p Policy) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, p.Timeout)
+}
+
+type retryer struct {
+	bo      gax.Backoff
+	left    int
+	limiter *rate.Limiter
+}
+
+func (r *retryer) Retry(err error) (time.Duration, bool) {
+	if !Transient(err) || r.left <= 0 {
+		return 0, false
+	}
+	r.left--
+	pause := r.bo.Pause()
+	if r.limiter != nil {
+		pause = max(pause, r.limiter.Reserve().Delay())
+	}
+	return pause, true
+}
+
+// Code is the gRPC code of an API error (codes.Unknown for other errors).
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codes.DeadlineExceeded
+	}
+	if errors.Is(err, context.Canceled) {
+		return codes.Canceled
+	}
+	return status.Code(err)
+}
+
+// CodeName is the canonical name of an error's code, e.g. PERMISSION_DENIED,
+// as Google APIs and the scan_errors table spell it.
+func CodeName(err error) string {
+	c := Code(err)
+	if name, ok := rpccode.Code_name[int32(c)]; ok {
+		return name
+	}
+	return c.String()
+}
+
+// Transient reports whether a call may succeed if tried again.
+func Transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// Scoped reports whether an error is about one project or folder (no
+// access, or gone) so that the scan records it and goes on.
+func Scoped(err error) bool {
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.NotFound:
+		return true
+	}
+	return false
+}
+
+// Message is an API error's message without the status prefix.
+func Message(err error) string {
+	if s, ok := status.FromError(err); ok {
+		return s.Message()
+	}
+	return err.Error()
+}
