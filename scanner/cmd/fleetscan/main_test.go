@@ -199,7 +199,7 @@ func TestScanErrors(t *testing.T) {
 	}{
 		{"no command", nil, "fleetscan finds GKE clusters"},
 		{"unknown command", []string{"scna"}, "fleetscan: unknown command \"scna\"\n\nfleetscan finds GKE clusters"},
-		{"no input", []string{"scan"}, "fleetscan: --input is required: a cluster file from gcloud container clusters list --format=json\n"},
+		{"no input", []string{"scan"}, "fleetscan: nothing to scan: give --input FILE (gcloud container clusters list --format=json) or --organization N, --folder N or --project ID\n"},
 		{"stray argument", []string{"scan", good}, "fleetscan: scan takes no arguments, got \"" + good + "\" (use --input FILE)\n\n"},
 		{"missing file", []string{"scan", "--input", filepath.Join(dir, "nope.json")}, "fleetscan: cluster input: open " + filepath.Join(dir, "nope.json") + ": no such file or directory\n"},
 		{"invalid JSON", []string{"scan", "--input", invalid}, "fleetscan: " + invalid + ": invalid JSON: unexpected end of JSON input at byte 14\n"},
@@ -214,13 +214,24 @@ func TestScanErrors(t *testing.T) {
 		{"bad severity", []string{"scan", "--input", good, "--fail-on", "urgent"}, "fleetscan: --fail-on: unknown severity \"urgent\" (want one of CRITICAL, HIGH, MEDIUM, LOW, INFO)\n"},
 		{"bad as-of", []string{"scan", "--input", good, "--as-of", "today"}, "fleetscan: --as-of \"today\" is not an RFC 3339 time such as 2026-11-27T12:00:00Z\n"},
 		{"several problems at once", []string{"scan", "--format", "xml", "--fail-on", "urgent"},
-			"fleetscan: --input is required: a cluster file from gcloud container clusters list --format=json\n--format \"xml\" is not table, json or ndjson\n--fail-on: unknown severity \"urgent\" (want one of CRITICAL, HIGH, MEDIUM, LOW, INFO)\n"},
+			"fleetscan: nothing to scan: give --input FILE (gcloud container clusters list --format=json) or --organization N, --folder N or --project ID\n--format \"xml\" is not table, json or ndjson\n--fail-on: unknown severity \"urgent\" (want one of CRITICAL, HIGH, MEDIUM, LOW, INFO)\n"},
 		{"log wrong shape", []string{"scan", "--input", good, "--logs", badLogs}, "fleetscan: " + badLogs + ": wrong shape: want a JSON array of log entries or {\"entries\": [...]}\n"},
 		{"log bad timestamp", []string{"scan", "--input", good, "--logs", badTS}, "fleetscan: " + badTS + ": entry 0: timestamp \"yesterday\" is not RFC 3339\n"},
 		{"missing catalog dir", []string{"scan", "--input", good, "--catalog", filepath.Join(dir, "none")}, "fleetscan: catalog directory: stat " + filepath.Join(dir, "none") + ": no such file or directory\n"},
 		{"bad catalog dir", []string{"scan", "--input", good, "--catalog", "../../catalog/testdata/bad/id-mismatch"},
 			"fleetscan: ../../catalog/testdata/bad/id-mismatch/TEST-ISSUE.yaml: id OTHER-ISSUE does not match the file name TEST-ISSUE.yaml\n"},
 		{"unknown flag", []string{"scan", "--inptu", good}, "flag provided but not defined: -inptu\nUsage: fleetscan scan"},
+		{"files and scope", []string{"scan", "--input", good, "--project", "my-project"}, "fleetscan: --input and --project cannot be combined: scan files or a live scope\n"},
+		{"two scopes", []string{"scan", "--organization", "123", "--folder", "456"}, "fleetscan: --folder and --organization: give one scope\n"},
+		{"bad organization", []string{"scan", "--organization", "acme"}, "fleetscan: invalid scope \"organizations/acme\": organizations are named by number, e.g. organizations/123456789012\n"},
+		{"bad folder", []string{"scan", "--folder", "0123"}, "fleetscan: invalid scope \"folders/0123\": folders are named by number, e.g. folders/123456789012\n"},
+		{"bad project", []string{"scan", "--project", "My_Project"}, "fleetscan: invalid scope \"projects/My_Project\": \"My_Project\" is not a project ID (6-30 lowercase letters, digits or hyphens, starting with a letter)\n"},
+		{"hostile project", []string{"scan", "--project", `p" OR "x`}, "fleetscan: invalid scope \"projects/p\\\" OR \\\"x\": \"p\\\" OR \\\"x\" is not a project ID (6-30 lowercase letters, digits or hyphens, starting with a letter)\n"},
+		{"bad discovery", []string{"scan", "--project", "my-project", "--discovery", "cai"}, "fleetscan: --discovery \"cai\" is not asset-inventory or container-api\n"},
+		{"bad endpoint", []string{"scan", "--project", "my-project", "--api-endpoint", "asset:8080"}, "fleetscan: --api-endpoint: endpoint \"asset:8080\" is not SERVICE=HOST:PORT\n"},
+		{"unknown endpoint service", []string{"scan", "--project", "my-project", "--api-endpoint", "gke=127.0.0.1:1"}, "fleetscan: --api-endpoint: endpoint \"gke=127.0.0.1:1\": unknown service \"gke\" (want one of asset, container, resourcemanager, logging, bigquery, pubsub, storage)\n"},
+		{"endpoint without port", []string{"scan", "--project", "my-project", "--api-endpoint", "asset=localhost"}, "fleetscan: --api-endpoint: endpoint \"asset=localhost\": \"localhost\" is not HOST:PORT\n"},
+		{"bad concurrency", []string{"scan", "--project", "my-project", "--concurrency", "0"}, "fleetscan: --concurrency 0 is not between 1 and 256\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,6 +246,15 @@ func TestScanErrors(t *testing.T) {
 				t.Errorf("stderr =\n%s\nwant prefix\n%s", stderr, tc.want)
 			}
 		})
+	}
+}
+
+func TestScanEndpointEnvError(t *testing.T) {
+	t.Setenv("FLEETSCAN_API_ENDPOINTS", "asset=127.0.0.1:1,bogus")
+	code, _, stderr := runCLI(t, "scan", "--project", "my-project")
+	want := "fleetscan: FLEETSCAN_API_ENDPOINTS: endpoint \"bogus\" is not SERVICE=HOST:PORT\n"
+	if code != exitError || stderr != want {
+		t.Errorf("exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }
 

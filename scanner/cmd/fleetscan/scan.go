@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/schema"
 )
 
@@ -39,11 +42,17 @@ type scanOptions struct {
 	catalogDir   string
 	scanID       string
 	asOf         string
+
+	organization, folder, project string
+	discovery                     string
+	noLogs                        bool
+	endpoints                     listFlag
+	concurrency                   int
 }
 
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	var o scanOptions
-	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... [--logs FILE...] [flags]")
+	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... | --organization N | --folder N | --project ID [flags]")
 	fs.Var(&o.inputs, "input", "cluster `FILE`: gcloud container clusters list|describe --format=json, or a ListClustersResponse (repeatable)")
 	fs.Var(&o.logs, "logs", "log `FILE`: gcloud logging read --format=json, or a ListLogEntries response (repeatable)")
 	fs.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json or ndjson (one finding per line)")
@@ -53,6 +62,13 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.StringVar(&o.catalogDir, "catalog", "", "add or override known issues with the YAML files of `DIR`")
 	fs.StringVar(&o.scanID, "scan-id", "", "scan `ID` recorded with every row (default: a new time-based ID)")
 	fs.StringVar(&o.asOf, "as-of", "", "evaluate as of this RFC 3339 `TIME`: the end of the log window and scanned_at (default: now)")
+	fs.StringVar(&o.organization, "organization", "", "scan the live organization `N` (Application Default Credentials)")
+	fs.StringVar(&o.folder, "folder", "", "scan the live folder `N` and its subfolders")
+	fs.StringVar(&o.project, "project", "", "scan the live project `ID`")
+	fs.StringVar(&o.discovery, "discovery", discovery.ModeAssetInventory, "live discovery `MODE`: asset-inventory (a call per 1,000 clusters) or container-api (a call per project)")
+	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
+	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
@@ -64,7 +80,16 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return 0, err
 	}
+	prog := newProgress(stderr)
+	if opt.Source == nil { // a live scope
+		closeClients, err := o.live(ctx, &opt, prog)
+		if err != nil {
+			return 0, err
+		}
+		defer closeClients()
+	}
 	res, err := scanner.Scan(ctx, opt)
+	prog.finish()
 	if err != nil {
 		return 0, err
 	}
@@ -111,8 +136,18 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 // validate checks every flag value and reports every problem at once.
 func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	var errs []error
-	if len(o.inputs) == 0 {
-		errs = append(errs, errors.New("--input is required: a cluster file from gcloud container clusters list --format=json"))
+	scope, err := o.scope()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if o.discovery != discovery.ModeAssetInventory && o.discovery != discovery.ModeContainerAPI {
+		errs = append(errs, fmt.Errorf("--discovery %q is not %s or %s", o.discovery, discovery.ModeAssetInventory, discovery.ModeContainerAPI))
+	}
+	if o.concurrency < 1 || o.concurrency > 256 {
+		errs = append(errs, fmt.Errorf("--concurrency %d is not between 1 and 256", o.concurrency))
+	}
+	if _, err := o.endpointOverrides(); err != nil {
+		errs = append(errs, err)
 	}
 	switch o.format {
 	case "table", "json", "ndjson":
@@ -145,11 +180,16 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 
 	opt := scanner.Options{
 		Catalog:  cat,
-		Source:   discovery.Files{Paths: o.inputs},
 		ScanID:   o.scanID,
-		Scope:    "files:" + strings.Join(o.inputs, ","),
 		Now:      now,
 		Lookback: lookback,
+	}
+	if len(o.inputs) > 0 {
+		opt.Source = discovery.Files{Paths: o.inputs}
+		opt.Scope = "files:" + strings.Join(o.inputs, ",")
+	} else {
+		opt.Scope = scope.String()
+		opt.OrgID = scope.OrganizationID()
 	}
 	if opt.ScanID == "" {
 		opt.ScanID = newScanID(time.Now())
@@ -162,6 +202,48 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 		opt.Evidence = evidence.Entries(entries)
 	}
 	return opt, failOn, nil
+}
+
+// scope checks that exactly one of --input and the scope flags is given and
+// returns the live scope (zero for file input).
+func (o *scanOptions) scope() (scanner.Scope, error) {
+	var given []string
+	for flag, v := range map[string]string{"--organization": o.organization, "--folder": o.folder, "--project": o.project} {
+		if v != "" {
+			given = append(given, flag)
+		}
+	}
+	slices.Sort(given)
+	switch {
+	case len(o.inputs) > 0 && len(given) > 0:
+		return scanner.Scope{}, fmt.Errorf("--input and %s cannot be combined: scan files or a live scope", given[0])
+	case len(o.inputs) > 0:
+		return scanner.Scope{}, nil
+	case len(given) == 0:
+		return scanner.Scope{}, errors.New("nothing to scan: give --input FILE (gcloud container clusters list --format=json) or --organization N, --folder N or --project ID")
+	case len(given) > 1:
+		return scanner.Scope{}, fmt.Errorf("%s: give one scope", strings.Join(given, " and "))
+	case o.organization != "":
+		return scanner.ParseScope("organizations/" + strings.TrimPrefix(o.organization, "organizations/"))
+	case o.folder != "":
+		return scanner.ParseScope("folders/" + strings.TrimPrefix(o.folder, "folders/"))
+	default:
+		return scanner.ParseScope("projects/" + strings.TrimPrefix(o.project, "projects/"))
+	}
+}
+
+// endpointOverrides merges FLEETSCAN_API_ENDPOINTS with --api-endpoint
+// (the flags win).
+func (o *scanOptions) endpointOverrides() (gcpclient.Endpoints, error) {
+	env, err := gcpclient.ParseEndpoints(os.Getenv(gcpclient.EnvEndpoints))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", gcpclient.EnvEndpoints, err)
+	}
+	flags, err := gcpclient.ParseEndpoints(o.endpoints...)
+	if err != nil {
+		return nil, fmt.Errorf("--api-endpoint: %w", err)
+	}
+	return env.Merge(flags), nil
 }
 
 // newScanID is sortable by time and unique: 20261127T120000Z-1a2b3c.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	container "cloud.google.com/go/container/apiv1"
+	logging "cloud.google.com/go/logging/apiv2"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+)
+
+// live creates the clients of a live scan and sets opt's sources. The
+// returned func closes the clients.
+func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *progress) (func(), error) {
+	scope, _ := o.scope()          // validated already
+	ep, _ := o.endpointOverrides() // validated already
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	fail := func(api string, err error) (func(), error) {
+		closeAll()
+		return nil, fmt.Errorf("create the %s client: %w (credentials come from Application Default Credentials: run gcloud auth application-default login)", api, err)
+	}
+	policy := gcpclient.DefaultPolicy
+
+	switch o.discovery {
+	case discovery.ModeAssetInventory:
+		c, err := asset.NewClient(ctx, ep.Options("asset")...)
+		if err != nil {
+			return fail("Cloud Asset", err)
+		}
+		closers = append(closers, c.Close)
+		opt.Source = &discovery.AssetInventory{Client: c, Scope: scope, Policy: policy,
+			Progress: func(n int) { prog.update("discover", n, 0, "clusters") }}
+	case discovery.ModeContainerAPI:
+		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+		if err != nil {
+			return fail("Container", err)
+		}
+		closers = append(closers, cm.Close)
+		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return fail("Resource Manager", err)
+		}
+		closers = append(closers, pc.Close)
+		fc, err := resourcemanager.NewFoldersClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return fail("Resource Manager", err)
+		}
+		closers = append(closers, fc.Close)
+		opt.Source = &discovery.ContainerAPI{Clusters: cm, Projects: pc, Folders: fc, Scope: scope, Policy: policy,
+			Concurrency: o.concurrency,
+			Progress:    func(done, total int) { prog.update("discover", done, total, "projects") }}
+	default:
+		return nil, errors.New("unreachable: discovery mode was validated")
+	}
+
+	if len(o.logs) == 0 && !o.noLogs {
+		lc, err := logging.NewClient(ctx, ep.Options("logging")...)
+		if err != nil {
+			return fail("Cloud Logging", err)
+		}
+		closers = append(closers, lc.Close)
+		lp := policy
+		lp.Limiter = evidence.NewLimiter()
+		opt.Evidence = &evidence.Logging{Client: lc, Policy: lp,
+			Progress: func(calls int) { prog.update("logs", calls, 0, "Logging calls") }}
+	}
+	return closeAll, nil
+}
