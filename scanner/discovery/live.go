@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 
 	asset "cloud.google.com/go/asset/apiv1"
@@ -175,32 +176,50 @@ func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster)
 	return g.Wait()
 }
 
-// projects walks the scope's folders breadth-first and returns every
-// active project ID under it.
+// projects walks the scope's folder tree level by level, listing each
+// level's parents concurrently, and returns every active project ID under
+// the scope.
 func (d *ContainerAPI) projects(ctx context.Context, failed func(scanner.ScanError)) ([]string, error) {
 	if d.Scope.Kind == "projects" {
 		return []string{d.Scope.ID}, nil
 	}
-	var ids []string
-	queue := []string{d.Scope.String()}
-	for len(queue) > 0 {
-		parent := queue[0]
-		queue = queue[1:]
-		ps, err := d.listProjects(ctx, parent)
-		if err == nil {
-			var fs []string
-			fs, err = d.listFolders(ctx, parent)
-			queue = append(queue, fs...)
+	var (
+		mu    sync.Mutex
+		ids   []string
+		level = []string{d.Scope.String()}
+	)
+	for len(level) > 0 {
+		var next []string
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(1, cmp.Or(d.Concurrency, 16)))
+		for _, parent := range level {
+			g.Go(func() error {
+				ps, err := d.listProjects(gctx, parent)
+				var fs []string
+				if err == nil {
+					fs, err = d.listFolders(gctx, parent)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if parent == d.Scope.String() || ctx.Err() != nil {
+						return fmt.Errorf("list projects in %s: %w", parent, err)
+					}
+					failed(apiError("", parent, "resourcemanager", err))
+					return nil
+				}
+				ids = append(ids, ps...)
+				next = append(next, fs...)
+				return nil
+			})
 		}
-		if err != nil {
-			if parent == d.Scope.String() || ctx.Err() != nil {
-				return nil, fmt.Errorf("list projects in %s: %w", parent, err)
-			}
-			failed(apiError("", parent, "resourcemanager", err))
-			continue
+		if err := g.Wait(); err != nil {
+			return nil, err
 		}
-		ids = append(ids, ps...)
+		slices.Sort(next) // calls and errors in a stable order
+		level = next
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 

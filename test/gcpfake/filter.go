@@ -1,0 +1,298 @@
+package gcpfake
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// A filter is the conjunction of its terms; the empty filter matches every
+// entry.
+type filter []term
+
+type termKind int
+
+const (
+	logID         termKind = iota // log_id("X")
+	resourceType                  // resource.type="X"
+	resourceLabel                 // resource.labels.KEY="X"
+	payloadEqual                  // jsonPayload.FIELD="X"
+	payloadHas                    // jsonPayload.FIELD:"X"
+	timestampCmp                  // timestamp OP "RFC3339"
+)
+
+type term struct {
+	kind  termKind
+	key   string // label key or jsonPayload field
+	op    string // of timestampCmp
+	value string
+	time  time.Time
+}
+
+// parseFilter parses the subset of the Logging query language that the
+// package doc describes. Errors name the offending text and its byte offset.
+func parseFilter(src string) (filter, error) {
+	p := &parser{src: src}
+	var f filter
+	for {
+		space := p.skipSpace()
+		if p.i == len(src) {
+			return f, nil
+		}
+		if len(f) > 0 && !space {
+			return nil, fmt.Errorf("want whitespace between terms at offset %d, found %q", p.i, p.rest())
+		}
+		t, err := p.term()
+		if err != nil {
+			return nil, err
+		}
+		f = append(f, t)
+	}
+}
+
+type parser struct {
+	src string
+	i   int
+}
+
+func (p *parser) rest() string {
+	r := p.src[p.i:]
+	if len(r) > 20 {
+		r = r[:20] + "…"
+	}
+	return r
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isIdentStart(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isIdent(c byte) bool { return isIdentStart(c) || '0' <= c && c <= '9' }
+
+// skipSpace skips whitespace and reports whether there was some.
+func (p *parser) skipSpace() bool {
+	start := p.i
+	for p.i < len(p.src) && isSpace(p.src[p.i]) {
+		p.i++
+	}
+	return p.i > start
+}
+
+const subset = `gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X") or FIELD OP "VALUE"`
+
+// term parses one term at p.i, which is not whitespace.
+func (p *parser) term() (term, error) {
+	start := p.i
+	switch c := p.src[p.i]; {
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return term{}, err
+		}
+		return term{}, fmt.Errorf("global restriction %q at offset %d is not supported: %s", s, start, subset)
+	case c == '(' || c == ')':
+		return term{}, fmt.Errorf("parenthesis at offset %d is not supported: %s", start, subset)
+	case c == '-':
+		return term{}, fmt.Errorf("negation at offset %d is not supported: %s", start, subset)
+	case !isIdentStart(c):
+		return term{}, fmt.Errorf("unexpected %q at offset %d: %s", c, start, subset)
+	}
+	field, err := p.fieldPath()
+	if err != nil {
+		return term{}, err
+	}
+	p.skipSpace()
+	if p.i < len(p.src) && p.src[p.i] == '(' {
+		return p.call(field, start)
+	}
+	op := p.op()
+	if op == "" {
+		return term{}, fmt.Errorf("bare word %q at offset %d is not supported (no AND, OR, NOT or global restrictions): %s", field, start, subset)
+	}
+	p.skipSpace()
+	if p.i == len(p.src) || p.src[p.i] != '"' {
+		return term{}, fmt.Errorf("the value of %s%s at offset %d must be a double-quoted string", field, op, p.i)
+	}
+	value, err := p.str()
+	if err != nil {
+		return term{}, err
+	}
+	return makeTerm(field, op, value, start)
+}
+
+// fieldPath reads NAME{.NAME}.
+func (p *parser) fieldPath() (string, error) {
+	start := p.i
+	for {
+		if p.i == len(p.src) || !isIdentStart(p.src[p.i]) {
+			return "", fmt.Errorf("malformed field name %q at offset %d", p.src[start:p.i], start)
+		}
+		for p.i < len(p.src) && isIdent(p.src[p.i]) {
+			p.i++
+		}
+		if p.i == len(p.src) || p.src[p.i] != '.' {
+			return p.src[start:p.i], nil
+		}
+		p.i++
+	}
+}
+
+// op reads a comparison operator, or returns "" (consuming nothing).
+func (p *parser) op() string {
+	for _, op := range []string{">=", "<=", "!=", "=~", "!~", "=", ":", ">", "<"} {
+		if strings.HasPrefix(p.src[p.i:], op) {
+			p.i += len(op)
+			return op
+		}
+	}
+	return ""
+}
+
+// str reads a double-quoted string at p.i, in which \\ and \" are the only
+// escapes.
+func (p *parser) str() (string, error) {
+	start := p.i
+	p.i++ // the opening quote
+	var b strings.Builder
+	for p.i < len(p.src) {
+		switch c := p.src[p.i]; c {
+		case '"':
+			p.i++
+			return b.String(), nil
+		case '\\':
+			if p.i+1 == len(p.src) {
+				return "", fmt.Errorf("unterminated string starting at offset %d", start)
+			}
+			switch e := p.src[p.i+1]; e {
+			case '\\', '"':
+				b.WriteByte(e)
+				p.i += 2
+			default:
+				return "", fmt.Errorf("unsupported escape \\%c at offset %d (gcpfake supports only \\\\ and \\\")", e, p.i)
+			}
+		default:
+			b.WriteByte(c)
+			p.i++
+		}
+	}
+	return "", fmt.Errorf("unterminated string starting at offset %d", start)
+}
+
+// call parses the arguments of a function call at p.i, '('.
+func (p *parser) call(name string, start int) (term, error) {
+	if name != "log_id" {
+		return term{}, fmt.Errorf("function %s at offset %d is not supported: %s", name, start, subset)
+	}
+	p.i++
+	p.skipSpace()
+	if p.i == len(p.src) || p.src[p.i] != '"' {
+		return term{}, fmt.Errorf("log_id at offset %d takes one double-quoted string", start)
+	}
+	id, err := p.str()
+	if err != nil {
+		return term{}, err
+	}
+	p.skipSpace()
+	if p.i == len(p.src) || p.src[p.i] != ')' {
+		return term{}, fmt.Errorf("log_id at offset %d takes one double-quoted string and a closing parenthesis", start)
+	}
+	p.i++
+	return term{kind: logID, value: id}, nil
+}
+
+func makeTerm(field, op, value string, at int) (term, error) {
+	bad := func() (term, error) {
+		return term{}, fmt.Errorf("operator %s on %s at offset %d is not supported: %s", op, field, at, subset)
+	}
+	parts := strings.Split(field, ".")
+	switch {
+	case field == "resource.type":
+		if op != "=" {
+			return bad()
+		}
+		return term{kind: resourceType, value: value}, nil
+	case len(parts) == 3 && parts[0] == "resource" && parts[1] == "labels":
+		if op != "=" {
+			return bad()
+		}
+		return term{kind: resourceLabel, key: parts[2], value: value}, nil
+	case len(parts) == 2 && parts[0] == "jsonPayload":
+		switch op {
+		case "=":
+			return term{kind: payloadEqual, key: parts[1], value: value}, nil
+		case ":":
+			return term{kind: payloadHas, key: parts[1], value: value}, nil
+		}
+		return bad()
+	case field == "timestamp":
+		switch op {
+		case ">=", "<=", ">", "<":
+		default:
+			return bad()
+		}
+		t, err := time.Parse(time.RFC3339Nano, value)
+		if err != nil {
+			return term{}, fmt.Errorf("timestamp %q at offset %d is not RFC 3339", value, at)
+		}
+		return term{kind: timestampCmp, op: op, value: value, time: t}, nil
+	}
+	return term{}, fmt.Errorf("field %s at offset %d is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD and timestamp", field, at)
+}
+
+func (f filter) match(e *loggingpb.LogEntry) bool {
+	for _, t := range f {
+		if !t.match(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t term) match(e *loggingpb.LogEntry) bool {
+	switch t.kind {
+	case logID:
+		name := e.GetLogName()
+		i := strings.LastIndex(name, "/logs/")
+		if i < 0 {
+			return false
+		}
+		id, err := url.PathUnescape(name[i+len("/logs/"):])
+		return err == nil && id == t.value
+	case resourceType:
+		return e.GetResource().GetType() == t.value
+	case resourceLabel:
+		v, ok := e.GetResource().GetLabels()[t.key]
+		return ok && v == t.value
+	case payloadEqual, payloadHas:
+		sv, ok := e.GetJsonPayload().GetFields()[t.key].GetKind().(*structpb.Value_StringValue)
+		if !ok {
+			return false
+		}
+		if t.kind == payloadEqual {
+			return sv.StringValue == t.value
+		}
+		return strings.Contains(strings.ToLower(sv.StringValue), strings.ToLower(t.value))
+	case timestampCmp:
+		if e.GetTimestamp() == nil {
+			return false
+		}
+		c := e.GetTimestamp().AsTime().Compare(t.time)
+		switch t.op {
+		case ">=":
+			return c >= 0
+		case "<=":
+			return c <= 0
+		case ">":
+			return c > 0
+		case "<":
+			return c < 0
+		}
+	}
+	return false
+}
