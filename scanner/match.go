@@ -3,7 +3,7 @@ package scanner
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -78,9 +78,9 @@ func appendNodeless(findings []Finding, cat *catalog.Catalog, is *catalog.Issue,
 
 func poolSubject(p Pool) string {
 	if p.ImageType == "" {
-		return fmt.Sprintf("Node pool %s (image type unset)", p.Name)
+		return "Node pool " + p.Name + " (image type unset)"
 	}
-	return fmt.Sprintf("Node pool %s (%s)", p.Name, p.ImageType)
+	return "Node pool " + p.Name + " (" + p.ImageType + ")"
 }
 
 // target is the one version of a cluster that an issue is decided on.
@@ -135,17 +135,16 @@ func newFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool st
 
 // apiSummary says which API fields the decision read, so a reader can check it.
 func apiSummary(c *Cluster, t target) string {
-	var b strings.Builder
+	var s string
 	switch {
 	case t.pool != "":
-		fmt.Fprintf(&b, "nodePools[%s].version=%s config.imageType=%s", t.pool, orUnset(t.version), orUnset(t.image))
+		s = "nodePools[" + t.pool + "].version=" + orUnset(t.version) + " config.imageType=" + orUnset(t.image)
 	case t.component == catalog.NodePool:
-		fmt.Fprintf(&b, "currentNodeVersion=%s (no nodePools)", orUnset(t.version))
+		s = "currentNodeVersion=" + orUnset(t.version) + " (no nodePools)"
 	default:
-		fmt.Fprintf(&b, "currentMasterVersion=%s", orUnset(t.version))
+		s = "currentMasterVersion=" + orUnset(t.version)
 	}
-	fmt.Fprintf(&b, " networkConfig.datapathProvider=%s autopilot.enabled=%t", orUnset(c.Datapath), c.Autopilot)
-	return b.String()
+	return s + " networkConfig.datapathProvider=" + orUnset(c.Datapath) + " autopilot.enabled=" + strconv.FormatBool(c.Autopilot)
 }
 
 func orUnset(s string) string {

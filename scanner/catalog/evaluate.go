@@ -143,17 +143,18 @@ func (is *Issue) Evaluate(s Subject) Verdict {
 		return Verdict{}
 	}
 	out := Verdict{Outcome: Affected, FixedIn: fixedIn, UpgradeTo: upgradeTo}
+	// Concatenation, not fmt: this runs for every finding of a fleet.
 	switch {
 	case fixedIn != "":
-		out.Reason = fmt.Sprintf("runs %s, below %s, the first fixed version on %s", v, fixedIn, v.MinorLine())
+		out.Reason = "runs " + v.String() + ", below " + fixedIn + ", the first fixed version on " + v.MinorLine().String()
 	case upgradeTo != "":
-		out.Reason = fmt.Sprintf("runs %s; no fix is documented on %s, the first fixed version is %s", v, v.MinorLine(), upgradeTo)
+		out.Reason = "runs " + v.String() + "; no fix is documented on " + v.MinorLine().String() + ", the first fixed version is " + upgradeTo
 	default:
-		out.Reason = fmt.Sprintf("runs %s; no fixed version is documented", v)
+		out.Reason = "runs " + v.String() + "; no fixed version is documented"
 	}
 	if cond == Undecided {
 		out.Outcome = Undecided
-		out.Reason = fmt.Sprintf("%s, an affected version, but %s", out.Reason, why)
+		out.Reason = out.Reason + ", an affected version, but " + why
 	}
 	return out
 }

@@ -139,4 +139,4 @@ func (m Minor) Compare(n Minor) int {
 	return cmp.Compare(m.Minor, n.Minor)
 }
 
-func (m Minor) String() string { return fmt.Sprintf("%d.%d", m.Major, m.Minor) }
+func (m Minor) String() string { return strconv.Itoa(m.Major) + "." + strconv.Itoa(m.Minor) }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetscan/fleetscan/test/fleetgen"
+	"github.com/fleetscan/fleetscan/test/gcpfake"
+)
+
+// The CLI against a live scope, its clients pointed at the loopback fakes
+// by --api-endpoint or FLEETSCAN_API_ENDPOINTS, prints the findings that the
+// same fleet gives as files, with the organization filled in.
+func TestLiveCLI(t *testing.T) {
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 120, Projects: 30, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gcpfake.Start(fleet, gcpfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	clusters, logs, err := fleet.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--format", "ndjson", "--as-of", fleet.Now.Format(time.RFC3339), "--scan-id", "cli"}
+	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs}, common...)...)
+	if code != exitOK {
+		t.Fatalf("offline scan: exit %d: %s", code, stderr)
+	}
+	org := strings.TrimPrefix(fleet.Org, "organizations/")
+	want := withOrg(t, offline, org)
+
+	addr := srv.Addr()
+	t.Run("asset-inventory via flags", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, append([]string{"scan", "--organization", org,
+			"--api-endpoint", "asset=" + addr, "--api-endpoint", "logging=" + addr}, common...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if diff := cmp.Diff(want, stdout); diff != "" {
+			t.Errorf("live ndjson (-offline +live):\n%s", diff)
+		}
+	})
+	t.Run("container-api via environment", func(t *testing.T) {
+		t.Setenv("FLEETSCAN_API_ENDPOINTS", "container="+addr+",resourcemanager="+addr+",logging="+addr)
+		code, stdout, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--discovery", "container-api"}, common...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if diff := cmp.Diff(want, stdout); diff != "" {
+			t.Errorf("live ndjson (-offline +live):\n%s", diff)
+		}
+		if !strings.Contains(stderr, "fleetscan: discover: 30/30 projects (100%)\n") {
+			t.Errorf("stderr has no progress line for the 30 projects:\n%s", stderr)
+		}
+	})
+	t.Run("no-logs", func(t *testing.T) {
+		srv.ResetCounters()
+		code, _, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--no-logs", "--api-endpoint", "asset=" + addr}, common...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if n := srv.Calls()["logging.ListLogEntries"]; n != 0 {
+			t.Errorf("--no-logs made %d Logging calls", n)
+		}
+	})
+}
+
+// withOrg sets organization_id on every NDJSON line, as a live organization
+// scan records it.
+func withOrg(t *testing.T, ndjson, org string) string {
+	t.Helper()
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimSuffix(ndjson, "\n"), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		if row["organization_id"] != "" {
+			t.Fatalf("offline row has organization_id %v", row["organization_id"])
+		}
+		line = strings.Replace(line, `"organization_id":""`, `"organization_id":"`+org+`"`, 1)
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}

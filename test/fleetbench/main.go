@@ -1,0 +1,218 @@
+// Command fleetbench measures a live scan of a generated fleet (default
+// 10,000 clusters in 2,000 projects) against the in-process fakes with a
+// latency on every call, and prints one JSON line:
+//
+//	{"bench":"fleet","mode":"asset-inventory","clusters":10000,"projects":2000,"api_calls":N,
+//	 "calls_by_method":{…},"wall_s":X,"peak_rss_mb":Y,"findings":F}
+//
+// The fakes run in a child process (fleetbench -serve) so that peak_rss_mb
+// is the scanner's own: clients, the streamed pages, and the results. The
+// scan uses the production settings: default retry policy, the Logging rate
+// limiter. It is a benchmark, run by make bench, not a test.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	container "cloud.google.com/go/container/apiv1"
+	logging "cloud.google.com/go/logging/apiv2"
+	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/test/fleetgen"
+	"github.com/fleetscan/fleetscan/test/gcpfake"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetbench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	mode               string
+	clusters, projects int
+	latency            time.Duration
+	serve              bool
+}
+
+func run(args []string, stdout io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("fleetbench", flag.ContinueOnError)
+	fs.StringVar(&c.mode, "mode", discovery.ModeAssetInventory, "discovery mode: asset-inventory or container-api")
+	fs.IntVar(&c.clusters, "clusters", 10_000, "clusters in the fleet")
+	fs.IntVar(&c.projects, "projects", 2_000, "projects in the fleet")
+	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency the fakes add to every call")
+	fs.BoolVar(&c.serve, "serve", false, "internal: serve the fakes until stdin closes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1})
+	if err != nil {
+		return err
+	}
+	if c.serve {
+		return serve(fleet, c, stdout)
+	}
+	return bench(fleet, c, stdout)
+}
+
+// serve runs the fakes and a loopback HTTP endpoint for the call counts,
+// prints both addresses, and exits when stdin closes.
+func serve(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
+	srv, err := gcpfake.Start(fleet, gcpfake.Options{Latency: c.latency})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/calls", func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(srv.Calls()) })
+	go http.Serve(lis, mux)
+	fmt.Fprintf(stdout, "%s %s\n", srv.Addr(), lis.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "-serve", "-clusters", fmt.Sprint(c.clusters), "-projects", fmt.Sprint(c.projects), "-latency", c.latency.String())
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); child.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("fakes did not start: %w", err)
+	}
+	grpcAddr, httpAddr, _ := strings.Cut(strings.TrimSpace(line), " ")
+
+	ctx := context.Background()
+	ep := gcpclient.Endpoints{"asset": grpcAddr, "container": grpcAddr, "resourcemanager": grpcAddr, "logging": grpcAddr}
+	scope, err := scanner.ParseScope(fleet.Org)
+	if err != nil {
+		return err
+	}
+	var src scanner.Source
+	switch c.mode {
+	case discovery.ModeAssetInventory:
+		ac, err := asset.NewClient(ctx, ep.Options("asset")...)
+		if err != nil {
+			return err
+		}
+		defer ac.Close()
+		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy}
+	case discovery.ModeContainerAPI:
+		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+		if err != nil {
+			return err
+		}
+		defer cm.Close()
+		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return err
+		}
+		defer pc.Close()
+		fc, err := resourcemanager.NewFoldersClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return err
+		}
+		defer fc.Close()
+		src = &discovery.ContainerAPI{Clusters: cm, Projects: pc, Folders: fc, Scope: scope, Policy: gcpclient.DefaultPolicy}
+	default:
+		return fmt.Errorf("unknown mode %q", c.mode)
+	}
+	lc, err := logging.NewClient(ctx, ep.Options("logging")...)
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	lp := gcpclient.DefaultPolicy
+	lp.Limiter = evidence.NewLimiter()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	res, err := scanner.Scan(ctx, scanner.Options{
+		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp},
+		ScanID: "bench", Now: fleet.Now,
+	})
+	wall := time.Since(start)
+	if err != nil {
+		return err
+	}
+	if res.Summary.Clusters != c.clusters {
+		return fmt.Errorf("scanned %d clusters, want %d", res.Summary.Clusters, c.clusters)
+	}
+
+	resp, err := http.Get("http://" + httpAddr + "/calls")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var calls map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
+		return err
+	}
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
+	return json.NewEncoder(stdout).Encode(result{
+		Bench: "fleet", Mode: c.mode, Clusters: c.clusters, Projects: c.projects,
+		APICalls: total, CallsByMethod: calls,
+		WallS: round(wall.Seconds()), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
+	})
+}
+
+// result is the printed line, fields in this order.
+type result struct {
+	Bench         string         `json:"bench"`
+	Mode          string         `json:"mode"`
+	Clusters      int            `json:"clusters"`
+	Projects      int            `json:"projects"`
+	APICalls      int            `json:"api_calls"`
+	CallsByMethod map[string]int `json:"calls_by_method"`
+	WallS         float64        `json:"wall_s"`
+	PeakRSSMB     float64        `json:"peak_rss_mb"`
+	Findings      int            `json:"findings"`
+}
+
+func round(x float64) float64 { return float64(int(x*100+0.5)) / 100 }
