@@ -82,6 +82,7 @@ type Summary struct {
 	LogEvents         int            `json:"log_events"`           // distinct symptom events in the window
 	UnmatchedEvents   int            `json:"log_events_unmatched"` // of those, from clusters not in the inventory
 	Errors            int            `json:"errors"`
+	ProjectsFailed    int            `json:"projects_failed"` // distinct projects with an error
 }
 
 // Scan discovers clusters, matches each against the catalog, and applies
@@ -161,6 +162,13 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	res.Summary.Projects = len(projects)
 	res.Summary.Findings = len(res.Findings)
 	res.Summary.Errors = len(res.Errors)
+	failedProjects := map[string]bool{}
+	for _, e := range res.Errors {
+		if e.ProjectID != "" {
+			failedProjects[e.ProjectID] = true
+		}
+	}
+	res.Summary.ProjectsFailed = len(failedProjects)
 	res.FinishedAt = time.Now().UTC()
 	if !opt.Now.IsZero() {
 		res.FinishedAt = now // reproducible runs stay reproducible

@@ -36,6 +36,7 @@ type ScanRow struct {
 	DataplaneV2Clusters int       `json:"dataplane_v2_clusters"`
 	Findings            int       `json:"findings"`
 	Errors              int       `json:"errors"`
+	ProjectsFailed      int       `json:"projects_failed"`
 	LogEvents           int       `json:"log_events"`
 	LogEventsUnmatched  int       `json:"log_events_unmatched"`
 }
@@ -78,7 +79,7 @@ func FromResult(res *scanner.Result) Rows {
 			StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
 			CatalogVersion: res.CatalogVersion, Lookback: res.Lookback,
 			Projects: s.Projects, Clusters: s.Clusters, DataplaneV2Clusters: s.DataplaneV2,
-			Findings: s.Findings, Errors: s.Errors,
+			Findings: s.Findings, Errors: s.Errors, ProjectsFailed: s.ProjectsFailed,
 			LogEvents: s.LogEvents, LogEventsUnmatched: s.UnmatchedEvents,
 		}},
 		Findings: res.Findings,

@@ -229,6 +229,9 @@ func TestPermissionDenied(t *testing.T) {
 			}
 			slices.Sort(gotErr)
 			slices.Sort(denied)
+			if got.Summary.ProjectsFailed != len(denied) {
+				t.Errorf("projects failed = %d, want %d", got.Summary.ProjectsFailed, len(denied))
+			}
 			if diff := cmp.Diff(denied, gotErr); diff != "" {
 				t.Errorf("scan errors for projects (-want +got):\n%s", diff)
 			}
@@ -336,6 +339,28 @@ func TestHostileClusterName(t *testing.T) {
 	}
 	if !observed {
 		t.Errorf("the hostile-named cluster's events were not attributed to it")
+	}
+}
+
+// A scope without clusters is a normal result: no error, zero clusters.
+func TestEmptyScope(t *testing.T) {
+	f := generate(t, 4, 10) // projects 5-9 have no clusters
+	empty := f.Projects[len(f.Projects)-1].ID
+	if len(f.ByProject[empty]) != 0 {
+		t.Fatalf("project %s has clusters", empty)
+	}
+	l := startLive(t, f, gcpfake.Options{})
+	for _, mode := range modes {
+		res, err := scanner.Scan(t.Context(), scanner.Options{
+			Catalog: embedded(t), Source: l.source(mode, scanner.Scope{Kind: "projects", ID: empty}),
+			Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, Now: f.Now,
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if res.Summary.Clusters != 0 || len(res.Findings) != 0 || len(res.Errors) != 0 {
+			t.Errorf("%s: summary %+v, errors %v; want an empty, clean scan", mode, res.Summary, res.Errors)
+		}
 	}
 }
 

@@ -107,10 +107,14 @@ func writeSummary(ew *errWriter, res *scanner.Result) {
 	if s.UnmatchedEvents > 0 {
 		fmt.Fprintf(tw, ", %d from clusters not in the inventory", s.UnmatchedEvents)
 	}
-	fmt.Fprintf(tw, "\n  Errors\t%d\n", s.Errors)
+	fmt.Fprintf(tw, "\n  Errors\t%d", s.Errors)
+	if s.ProjectsFailed > 0 {
+		fmt.Fprintf(tw, " (%d project(s) not fully read)", s.ProjectsFailed)
+	}
+	fmt.Fprintln(tw)
 	tw.Flush()
 	for _, e := range res.Errors {
-		ew.printf("    ↳ %s %s %s: %s\n", e.ProjectID, e.API, e.Code, e.Message)
+		ew.printf("    ↳ %s %s %s: %s\n", e.Resource, e.API, e.Code, e.Message)
 	}
 }
 
@@ -121,7 +125,11 @@ func summaryLine(res *scanner.Result) string {
 	if s.Findings > 0 {
 		line += ": " + countStatuses(res.Findings)
 	}
-	return line + fmt.Sprintf(", %d error(s)", s.Errors)
+	line += fmt.Sprintf(", %d error(s)", s.Errors)
+	if s.ProjectsFailed > 0 {
+		line += fmt.Sprintf(" in %d project(s)", s.ProjectsFailed)
+	}
+	return line
 }
 
 func countStatuses(fs []scanner.Finding) string {

@@ -1,0 +1,71 @@
+package fleetgen
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+func TestGenerate(t *testing.T) {
+	opt := Options{Clusters: 2000, Projects: 300, Seed: 5}
+	a, err := Generate(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Generate(opt)
+	if len(a.Clusters) != 2000 || len(a.Projects) != 300 || len(a.Events) == 0 {
+		t.Fatalf("fleet: %d clusters, %d projects, %d events", len(a.Clusters), len(a.Projects), len(a.Events))
+	}
+	for i := range a.Clusters {
+		if !proto.Equal(a.Clusters[i], b.Clusters[i]) {
+			t.Fatalf("cluster %d differs between two runs with the same seed", i)
+		}
+	}
+	// Every fixed version of the catalog appears with both of its sides.
+	seen := map[string]bool{}
+	var dpv2, nodeless, nested int
+	for _, c := range a.Clusters {
+		seen[c.GetCurrentMasterVersion()] = true
+		for _, p := range c.GetNodePools() {
+			seen[p.GetVersion()] = true
+		}
+		if c.GetNetworkConfig().GetDatapathProvider().String() == "ADVANCED_DATAPATH" {
+			dpv2++
+		}
+		if c.GetAutopilot().GetEnabled() && len(c.GetNodePools()) == 0 {
+			nodeless++
+		}
+	}
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range cat.Issues {
+		for _, r := range is.Affected {
+			if r.FixedIn == "" {
+				continue
+			}
+			v := catalog.MustParseVersion(r.FixedIn)
+			below := v
+			below.Build--
+			for _, s := range []string{below.String(), v.String()} {
+				if !seen[s] {
+					t.Errorf("boundary version %s of %s is not in the fleet", s, is.ID)
+				}
+			}
+		}
+	}
+	for _, f := range a.Folders {
+		if f.Parent != a.Org {
+			nested++
+		}
+	}
+	if dpv2 < 1000 || dpv2 > 1400 || nodeless == 0 || nested == 0 {
+		t.Errorf("mix: %d Dataplane V2 (want about 60%%), %d Autopilot without pools, %d nested folders", dpv2, nodeless, nested)
+	}
+	if _, err := Generate(Options{}); err == nil || err.Error() != "fleetgen: need clusters > 0 and projects > 0, got 0 and 0" {
+		t.Errorf("Generate(zero) error = %v", err)
+	}
+}
