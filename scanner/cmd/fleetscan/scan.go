@@ -118,7 +118,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
 	}
 	if o.outDir != "" {
-		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res))
+		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res, opt.OrgID, 0, 1))
 		if err != nil {
 			return 0, err
 		}
