@@ -108,6 +108,20 @@ func (e Endpoints) Options(service string) []option.ClientOption {
 	return opts
 }
 
+// RESTOptions is Options for a REST (HTTP/JSON) client whose API lives
+// under basePath, e.g. "/bigquery/v2/": an override becomes
+// https://HOST:PORT/basePath, or plain http without credentials on loopback.
+func (e Endpoints) RESTOptions(service, basePath string) []option.ClientOption {
+	hostport, ok := e[service]
+	if !ok {
+		return nil
+	}
+	if IsLoopback(hostport) {
+		return []option.ClientOption{option.WithEndpoint("http://" + hostport + basePath), option.WithoutAuthentication()}
+	}
+	return []option.ClientOption{option.WithEndpoint("https://" + hostport + basePath)}
+}
+
 // Policy is how calls are timed out and retried.
 type Policy struct {
 	Timeout  time.Duration // each call (or page) gets its own deadline

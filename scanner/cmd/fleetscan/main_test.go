@@ -231,6 +231,9 @@ func TestScanErrors(t *testing.T) {
 		{"bad endpoint", []string{"scan", "--project", "my-project", "--api-endpoint", "asset:8080"}, "fleetscan: --api-endpoint: endpoint \"asset:8080\" is not SERVICE=HOST:PORT\n"},
 		{"unknown endpoint service", []string{"scan", "--project", "my-project", "--api-endpoint", "gke=127.0.0.1:1"}, "fleetscan: --api-endpoint: endpoint \"gke=127.0.0.1:1\": unknown service \"gke\" (want one of asset, container, resourcemanager, logging, bigquery, pubsub, storage)\n"},
 		{"endpoint without port", []string{"scan", "--project", "my-project", "--api-endpoint", "asset=localhost"}, "fleetscan: --api-endpoint: endpoint \"asset=localhost\": \"localhost\" is not HOST:PORT\n"},
+		{"bigquery without dataset", []string{"scan", "--input", good, "--bigquery", "my-project"}, "fleetscan: --bigquery: \"my-project\" is not PROJECT.DATASET\n"},
+		{"bigquery bad project", []string{"scan", "--input", good, "--bigquery", "My_Proj.fleetscan"}, "fleetscan: --bigquery: \"My_Proj.fleetscan\": \"My_Proj\" is not a project ID\n"},
+		{"bigquery bad dataset", []string{"scan", "--input", good, "--bigquery", "my-project.fleet-scan"}, "fleetscan: --bigquery: \"my-project.fleet-scan\": \"fleet-scan\" is not a dataset ID (letters, digits and underscores)\n"},
 		{"bad concurrency", []string{"scan", "--project", "my-project", "--concurrency", "0"}, "fleetscan: --concurrency 0 is not between 1 and 256\n"},
 	}
 	for _, tc := range tests {

@@ -48,6 +48,7 @@ type scanOptions struct {
 	noLogs                        bool
 	endpoints                     listFlag
 	concurrency                   int
+	bigquery, bigqueryLocation    string
 }
 
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
@@ -69,6 +70,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
 	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
+	fs.StringVar(&o.bigquery, "bigquery", "", "also write the scan to BigQuery `PROJECT.DATASET` (created when missing)")
+	fs.StringVar(&o.bigqueryLocation, "bigquery-location", "US", "`LOCATION` of a dataset that --bigquery creates")
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
@@ -124,6 +127,11 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		}
 		fmt.Fprintf(stderr, "fleetscan: wrote %s\n", strings.Join(paths, ", "))
 	}
+	if o.bigquery != "" {
+		if err := o.writeBigQuery(ctx, res, opt.OrgID, stderr); err != nil {
+			return 0, err
+		}
+	}
 	if failOn != "" {
 		if n := countAtOrAbove(res.Findings, failOn); n > 0 {
 			fmt.Fprintf(stderr, "fleetscan: %d finding(s) at or above %s (exit %d)\n", n, failOn, exitFindings)
@@ -148,6 +156,11 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	if _, err := o.endpointOverrides(); err != nil {
 		errs = append(errs, err)
+	}
+	if o.bigquery != "" {
+		if _, _, err := ParseDataset(o.bigquery); err != nil {
+			errs = append(errs, fmt.Errorf("--bigquery: %w", err))
+		}
 	}
 	switch o.format {
 	case "table", "json", "ndjson":
