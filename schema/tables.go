@@ -173,7 +173,7 @@ type View struct {
 // Views lists the report views, in creation order (later ones may use
 // earlier ones).
 func Views() []View {
-	names := []string{"complete_scans", "latest_scans", "latest_findings", "fleet_summary", "finding_history"}
+	names := []string{"complete_scans", "latest_scans", "latest_findings", "latest_clusters", "fleet_summary", "finding_history"}
 	out := make([]View, 0, len(names))
 	for _, n := range names {
 		b, err := files.ReadFile("views/" + n + ".sql")

@@ -97,7 +97,7 @@ func hasPath(s bigquery.Schema, path []string) bool {
 
 func TestViews(t *testing.T) {
 	vs := Views()
-	if len(vs) != 5 {
+	if len(vs) != 6 {
 		t.Fatalf("views = %d", len(vs))
 	}
 	known := map[string]bool{}

@@ -5,11 +5,7 @@ WITH scanned AS (
     scope,
     COUNT(*) AS clusters_scanned,
     COUNTIF(dataplane_v2) AS dataplane_v2_clusters
-  FROM (
-    SELECT DISTINCT l.scope, c.project_id, c.location, c.cluster, c.dataplane_v2
-    FROM `${project}.${dataset}.clusters` AS c
-    JOIN `${project}.${dataset}.latest_scans` AS l USING (scan_id)
-  )
+  FROM `${project}.${dataset}.latest_clusters`
   GROUP BY scope
 )
 SELECT
