@@ -36,14 +36,17 @@ type Writer struct {
 }
 
 // RetryPolicy retries 5xx, 429 and rate-limit errors with capped
-// exponential backoff and full jitter.
+// exponential backoff and full jitter. Each attempt has its own Timeout:
+// the Go client itself retries a 5xx insertAll until its context ends, so
+// without one a BigQuery outage would hang the writer.
 type RetryPolicy struct {
 	Attempts     int
 	Initial, Max time.Duration
+	Timeout      time.Duration
 }
 
 // DefaultRetry suits BigQuery's per-table rate limits.
-var DefaultRetry = RetryPolicy{Attempts: 6, Initial: 500 * time.Millisecond, Max: 20 * time.Second}
+var DefaultRetry = RetryPolicy{Attempts: 6, Initial: 500 * time.Millisecond, Max: 20 * time.Second, Timeout: 60 * time.Second}
 
 // Stats counts what one Write sent.
 type Stats struct {
@@ -289,7 +292,12 @@ func (w *Writer) put(ctx context.Context, ins *bigquery.Inserter, table string, 
 	bo := gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}
 	for attempt := 0; ; attempt++ {
 		st.Requests++
-		err := ins.Put(ctx, batch)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if p.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, p.Timeout)
+		}
+		err := ins.Put(actx, batch)
+		cancel()
 		if err == nil {
 			return nil
 		}
@@ -297,7 +305,10 @@ func (w *Writer) put(ctx context.Context, ins *bigquery.Inserter, table string, 
 		if errors.As(err, &pme) {
 			return rowErrors(table, pme, offset)
 		}
-		if !retryable(err) || attempt >= p.Attempts {
+		if ctx.Err() != nil {
+			return fmt.Errorf("write %s: %w", table, ctx.Err())
+		}
+		if !(retryable(err) || errors.Is(err, context.DeadlineExceeded)) || attempt >= p.Attempts {
 			return fmt.Errorf("write %s: %w", table, err)
 		}
 		if err := gax.Sleep(ctx, bo.Pause()); err != nil {

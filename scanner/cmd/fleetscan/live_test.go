@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetscan/fleetscan/test/bqfake"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
 	"github.com/fleetscan/fleetscan/test/gcpfake"
 )
@@ -90,4 +91,27 @@ func withOrg(t *testing.T, ndjson, org string) string {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
+}
+
+// --bigquery through the bigquery endpoint override: the dataset, tables
+// and views are created and the demo scan's rows land.
+func TestBigQueryCLI(t *testing.T) {
+	srv := bqfake.Start()
+	t.Cleanup(srv.Close)
+	t.Setenv("FLEETSCAN_API_ENDPOINTS", "bigquery="+strings.TrimPrefix(srv.URL(), "http://"))
+	code, _, stderr := runCLI(t, demoArgs("--format", "ndjson", "--bigquery", "my-proj.fleetscan")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "fleetscan: wrote 22 finding(s), 22 cluster(s), 0 error(s) and the scan row to BigQuery my-proj.fleetscan in 3 request(s)\n") {
+		t.Errorf("stderr = %s", stderr)
+	}
+	for table, want := range map[string]int{"findings": 22, "clusters": 22, "scans": 1} {
+		if got := len(srv.Rows("my-proj", "fleetscan", table)); got != want {
+			t.Errorf("%s rows = %d, want %d", table, got, want)
+		}
+	}
+	if _, ok := srv.Table("my-proj", "fleetscan", "latest_findings"); !ok {
+		t.Errorf("view latest_findings not created")
+	}
 }
