@@ -15,11 +15,11 @@ import (
 	"cloud.google.com/go/bigquery"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/test/bqfake"
 )
 
