@@ -46,6 +46,7 @@ type ScanRow struct {
 
 // Scan statuses.
 const (
+	StatusPlanned            = "PLANNED" // a shard of a fanned-out scan, published but not yet scanned
 	StatusComplete           = "COMPLETE"
 	StatusCompleteWithErrors = "COMPLETE_WITH_ERRORS"
 )

@@ -115,10 +115,13 @@ func clusterFromAsset(as *assetpb.Asset) (scanner.Cluster, error) {
 // then one ListClusters(projects/P/locations/-) per project, Concurrency at
 // a time. It costs a call per project and per folder.
 type ContainerAPI struct {
-	Projects    *resourcemanager.ProjectsClient
-	Folders     *resourcemanager.FoldersClient
-	Clusters    *container.ClusterManagerClient
-	Scope       scanner.Scope
+	Projects *resourcemanager.ProjectsClient
+	Folders  *resourcemanager.FoldersClient
+	Clusters *container.ClusterManagerClient
+	Scope    scanner.Scope
+	// ProjectIDs, when set, are the projects to scan (a shard of a
+	// fanned-out scan); Resource Manager is not asked.
+	ProjectIDs  []string
 	Concurrency int // default 16
 	Policy      gcpclient.Policy
 	// Progress, when set, is called as projects are done.
@@ -129,9 +132,12 @@ type ContainerAPI struct {
 // cannot be read is recorded and the rest is scanned; an error on the scope
 // itself fails the scan.
 func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) error {
-	projects, err := d.projects(ctx, failed)
-	if err != nil {
-		return err
+	projects := d.ProjectIDs
+	if projects == nil {
+		var err error
+		if projects, err = d.ListProjects(ctx, failed); err != nil {
+			return err
+		}
 	}
 	var mu sync.Mutex // found, failed and the counter are not concurrency-safe
 	done := 0
@@ -176,10 +182,10 @@ func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster)
 	return g.Wait()
 }
 
-// projects walks the scope's folder tree level by level, listing each
+// ListProjects walks the scope's folder tree level by level, listing each
 // level's parents concurrently, and returns every active project ID under
-// the scope.
-func (d *ContainerAPI) projects(ctx context.Context, failed func(scanner.ScanError)) ([]string, error) {
+// the scope, sorted. Folders that cannot be read are reported to failed.
+func (d *ContainerAPI) ListProjects(ctx context.Context, failed func(scanner.ScanError)) ([]string, error) {
 	if d.Scope.Kind == "projects" {
 		return []string{d.Scope.ID}, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/googleapis/gax-go/v2"
@@ -120,6 +121,38 @@ func (e Endpoints) RESTOptions(service, basePath string) []option.ClientOption {
 		return []option.ClientOption{option.WithEndpoint("http://" + hostport + basePath), option.WithoutAuthentication()}
 	}
 	return []option.ClientOption{option.WithEndpoint("https://" + hostport + basePath)}
+}
+
+// Counter counts gRPC calls per method (retries included) across the
+// clients given its Option; safe for concurrent use.
+type Counter struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// Option makes a client count its calls here.
+func (c *Counter) Option() option.ClientOption {
+	return option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			c.mu.Lock()
+			if c.m == nil {
+				c.m = map[string]int{}
+			}
+			c.m[method[strings.LastIndex(method, ".")+1:]]++
+			c.mu.Unlock()
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}))
+}
+
+// Snapshot returns the counts so far, keyed like "AssetService/ListAssets".
+func (c *Counter) Snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
 }
 
 // Policy is how calls are timed out and retried.

@@ -1,0 +1,149 @@
+// Package function is the Cloud Function: it decodes the Pub/Sub CloudEvent
+// that Cloud Scheduler's request (or a shard of a fanned-out scan) arrives
+// in, scans, writes BigQuery rows, and publishes transition alerts. It
+// follows the retry contract of Cloud Functions: a bad message is logged
+// and acknowledged, a transient failure returns an error so Pub/Sub
+// redelivers, and a stale event is dropped with a log line.
+package function
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+)
+
+// Environment variables the function reads. Terraform sets them; the
+// deploy tests check that both sides name the same ones.
+const (
+	EnvScope            = "FLEETSCAN_SCOPE"             // default scope: organizations/N, folders/N or projects/ID
+	EnvBigQuery         = "FLEETSCAN_BIGQUERY"          // PROJECT.DATASET
+	EnvBigQueryLocation = "FLEETSCAN_BIGQUERY_LOCATION" // where the dataset is created; default US
+	EnvRequestTopic     = "FLEETSCAN_REQUEST_TOPIC"     // projects/P/topics/T: the trigger topic, where shards are published
+	EnvAlertTopic       = "FLEETSCAN_ALERT_TOPIC"       // projects/P/topics/T
+	EnvStateBucket      = "FLEETSCAN_STATE_BUCKET"      // Cloud Storage bucket of the alert state
+	EnvDiscovery        = "FLEETSCAN_DISCOVERY"         // asset-inventory (default) or container-api
+	EnvLookback         = "FLEETSCAN_LOOKBACK"          // log evidence window; default 168h
+	EnvShardSize        = "FLEETSCAN_SHARD_SIZE"        // projects per shard; 0 never fans out; default 500
+	EnvMaxEventAge      = "FLEETSCAN_MAX_EVENT_AGE"     // older events are dropped; default 12h
+	EnvEndpoints        = gcpclient.EnvEndpoints        // endpoint overrides
+)
+
+// EnvVars lists every variable the function reads.
+var EnvVars = []string{EnvScope, EnvBigQuery, EnvBigQueryLocation, EnvRequestTopic, EnvAlertTopic, EnvStateBucket,
+	EnvDiscovery, EnvLookback, EnvShardSize, EnvMaxEventAge, EnvEndpoints}
+
+// Config is the function's configuration.
+type Config struct {
+	Scope            scanner.Scope // zero: every request must name one
+	BigQueryProject  string
+	BigQueryDataset  string
+	BigQueryLocation string
+	RequestTopic     string
+	AlertTopic       string
+	StateBucket      string
+	Discovery        string
+	Lookback         time.Duration
+	ShardSize        int
+	MaxEventAge      time.Duration
+	Endpoints        gcpclient.Endpoints
+}
+
+var (
+	topicName  = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/topics/([A-Za-z][A-Za-z0-9._~+%-]{2,254})$`)
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
+	datasetID  = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+)
+
+// LoadConfig reads the configuration with getenv (os.Getenv in production)
+// and reports every problem at once.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, a...)...))
+	}
+	c := Config{
+		BigQueryLocation: "US",
+		Discovery:        discovery.ModeAssetInventory,
+		Lookback:         scanner.DefaultLookback,
+		ShardSize:        500,
+		MaxEventAge:      12 * time.Hour,
+	}
+	if v := getenv(EnvScope); v != "" {
+		s, err := scanner.ParseScope(v)
+		if err != nil {
+			bad(EnvScope, "%v", err)
+		}
+		c.Scope = s
+	}
+	if v := getenv(EnvBigQuery); v == "" {
+		bad(EnvBigQuery, "is required: PROJECT.DATASET of the findings tables")
+	} else if i := strings.LastIndex(v, "."); i < 0 || !scanner.ValidProjectID(v[:i]) || !datasetID.MatchString(v[i+1:]) {
+		bad(EnvBigQuery, "%q is not PROJECT.DATASET", v)
+	} else {
+		c.BigQueryProject, c.BigQueryDataset = v[:i], v[i+1:]
+	}
+	if v := getenv(EnvBigQueryLocation); v != "" {
+		c.BigQueryLocation = v
+	}
+	for _, t := range []struct {
+		name string
+		dst  *string
+	}{{EnvRequestTopic, &c.RequestTopic}, {EnvAlertTopic, &c.AlertTopic}} {
+		v := getenv(t.name)
+		switch {
+		case v == "":
+			bad(t.name, "is required: projects/PROJECT/topics/TOPIC")
+		case !topicName.MatchString(v):
+			bad(t.name, "%q is not projects/PROJECT/topics/TOPIC", v)
+		default:
+			*t.dst = v
+		}
+	}
+	if v := getenv(EnvStateBucket); v == "" {
+		bad(EnvStateBucket, "is required: the Cloud Storage bucket of the alert state")
+	} else if !bucketName.MatchString(v) {
+		bad(EnvStateBucket, "%q is not a bucket name", v)
+	} else {
+		c.StateBucket = v
+	}
+	if v := getenv(EnvDiscovery); v != "" {
+		if v != discovery.ModeAssetInventory && v != discovery.ModeContainerAPI {
+			bad(EnvDiscovery, "%q is not %s or %s", v, discovery.ModeAssetInventory, discovery.ModeContainerAPI)
+		}
+		c.Discovery = v
+	}
+	if v := getenv(EnvLookback); v != "" {
+		d, err := scanner.ParseLookback(v)
+		if err != nil {
+			bad(EnvLookback, "%v", err)
+		}
+		c.Lookback = d
+	}
+	if v := getenv(EnvShardSize); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10000 {
+			bad(EnvShardSize, "%q is not a number of projects from 0 (never fan out) to 10000", v)
+		}
+		c.ShardSize = n
+	}
+	if v := getenv(EnvMaxEventAge); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(EnvMaxEventAge, "%q is not a positive duration such as 12h", v)
+		}
+		c.MaxEventAge = d
+	}
+	ep, err := gcpclient.ParseEndpoints(getenv(EnvEndpoints))
+	if err != nil {
+		bad(EnvEndpoints, "%v", err)
+	}
+	c.Endpoints = ep
+	return c, errors.Join(errs...)
+}
