@@ -26,6 +26,14 @@ demo: build ## Scan the bundled real-format fleet and logs, print the table, wri
 test: ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
 
+.PHONY: e2e
+e2e: ## End-to-end tests only: real clients against the fakes, the function built like the buildpack (also part of make test)
+	$(GO) test -count=1 -v -run 'Test(Function|Live|Transient|Permission|Denied|Hostile|Empty|Cancel)' ./test/
+
+.PHONY: run-function
+run-function: ## Run the ScanFleet function locally on 127.0.0.1:8080 (see README: Run the function locally)
+	FUNCTION_TARGET=ScanFleet $(GO) run ./function/local
+
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -63,7 +63,9 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	var bq *bigquery.Client
 	bq, errs[6] = bigquery.NewClient(ctx, cfg.BigQueryProject, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
 	var gcs *storage.Client
-	gcs, errs[7] = storage.NewClient(ctx, ep.RESTOptions("storage", "/storage/v1/")...)
+	// JSON API reads: the same API as writes, so an endpoint override
+	// (Private Service Connect, a fake) covers both.
+	gcs, errs[7] = storage.NewClient(ctx, append(ep.RESTOptions("storage", "/storage/v1/"), storage.WithJSONReads())...)
 	// The Pub/Sub client honours PUBSUB_EMULATOR_HOST by itself.
 	var ps *pubsub.Client
 	ps, errs[8] = pubsub.NewClient(ctx, projectOfTopic(cfg.RequestTopic), ep.Options("pubsub")...)

@@ -39,6 +39,9 @@ type Options struct {
 	AutopilotShare float64
 	// BadVersionShare of node pools whose version is an alias (default 0.005).
 	BadVersionShare float64
+	// Now ends the generated events' window (default DefaultNow); tests that
+	// scan at the real time pass time.Now().
+	Now time.Time
 }
 
 // Fleet is a generated fleet in an organization: folders (some nested),
@@ -104,6 +107,9 @@ func Generate(opt Options) (*Fleet, error) {
 	}
 	g := &gen{rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)), opt: opt, versions: versionPool(cat)}
 	f := &Fleet{Org: "organizations/1000000001", Now: DefaultNow, ByProject: map[string][]*containerpb.Cluster{}}
+	if !opt.Now.IsZero() {
+		f.Now = opt.Now.UTC()
+	}
 	// Folders: a tenth of the projects' count, a third of them nested.
 	parents := []string{f.Org}
 	for i := range max(1, opt.Projects/10) {
