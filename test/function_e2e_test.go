@@ -138,6 +138,23 @@ func TestFunctionEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run writes and publishes nothing", func(t *testing.T) {
+		rows := len(s.bq.Rows(gcpProject, bqDataset, "findings"))
+		s.publish(`{"dry_run": true}`)
+		if d := s.deliver(); len(d) != 1 || d[0].status != 200 {
+			t.Fatalf("deliveries = %+v", d)
+		}
+		if n := len(s.bq.Rows(gcpProject, bqDataset, "findings")); n != rows {
+			t.Errorf("dry run wrote %d findings rows", n-rows)
+		}
+		if a := s.alerts(); len(a) != 0 {
+			t.Errorf("dry run published %d alerts", len(a))
+		}
+		if n := len(s.fn.logLines("dry run complete: nothing written or published")); n != 1 {
+			t.Errorf("dry run log lines = %d, want 1", n)
+		}
+	})
+
 	t.Run("second scan alerts exactly the transitions", func(t *testing.T) {
 		f2 := liveFleet(t, clusters, projects, seed)
 		f2.Now, f2.Events = f1.Now, f1.Events
