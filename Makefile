@@ -5,6 +5,8 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules
 
 GO      ?= go
+MODULE  := github.com/fleetscan/fleetscan
+ARCHIVE := out/fleetscan-function.zip
 BIN     := bin/fleetscan
 DEMO_AS_OF := 2026-11-27T12:00:00Z
 DEMO_INPUTS := $(addprefix --input ,$(wildcard testdata/gcpdiag/*-container-clusters.json) testdata/demo/fleet.json)
@@ -39,6 +41,7 @@ lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@if command -v terraform >/dev/null; then echo "terraform fmt -check -recursive deploy"; terraform fmt -check -recursive deploy; else echo "terraform not installed: fmt check skipped"; fi
 
 .PHONY: bench
 bench: ## Benchmarks (not part of make test): BenchmarkMatch on one core, then a 10,000-cluster live scan per discovery mode
@@ -46,6 +49,19 @@ bench: ## Benchmarks (not part of make test): BenchmarkMatch on one core, then a
 	$(GO) build -o bin/fleetbench ./test/fleetbench
 	bin/fleetbench -mode asset-inventory
 	bin/fleetbench -mode container-api
+
+.PHONY: package
+package: ## Build the function's source archive as deployed: root package, go.mod, go.sum, imported packages; no tests or testdata
+	@rm -f $(ARCHIVE) && mkdir -p out
+	@{ echo go.mod; echo go.sum; \
+	  $(GO) list -deps -f '{{if .Module}}{{if eq .Module.Path "$(MODULE)"}}{{$$d := .Dir}}{{range .GoFiles}}{{$$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}' . \
+	    | sed "s|^$(CURDIR)/||"; } | sort -u > out/package-files.txt
+	@zip -X -q $(ARCHIVE) -@ < out/package-files.txt
+	@echo "$(ARCHIVE): $$(wc -l < out/package-files.txt) files"
+
+.PHONY: deploy
+deploy: package ## terraform init and apply in deploy/ with the packaged source (needs deploy/terraform.tfvars)
+	cd deploy && terraform init && terraform apply -var function_source_archive=$(CURDIR)/$(ARCHIVE)
 
 .PHONY: golden
 golden: ## Regenerate golden files after checking the change

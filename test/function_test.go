@@ -51,7 +51,12 @@ const (
 // Functions Framework. It is built offline from the module cache.
 var buildFunction = sync.OnceValues(func() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
+	return buildBuildpackMain(filepath.Dir(filepath.Dir(file)))
+})
+
+// buildBuildpackMain builds the generated main against the module source
+// at root (the repository, or an unpacked source archive).
+func buildBuildpackMain(root string) (string, error) {
 	dir, err := os.MkdirTemp("", "fleetscan-function-")
 	if err != nil {
 		return "", err
@@ -112,7 +117,7 @@ func main() {
 		}
 	}
 	return bin, nil
-})
+}
 
 // TestFunctionBuildsLikeTheBuildpack is the deployability check.
 func TestFunctionBuildsLikeTheBuildpack(t *testing.T) {
@@ -331,9 +336,9 @@ func (s *stack) deliver() []delivered {
 			return
 		}
 		inFlight++
-		structured := len(out)%2 == 1
+		mode := len(out) % 3
 		mu.Unlock()
-		body, header := cloudEvent(m, structured)
+		body, header := cloudEvent(m, mode)
 		status := s.post(body, header)
 		if status/100 == 2 {
 			m.Ack()
@@ -354,11 +359,16 @@ func (s *stack) deliver() []delivered {
 
 func (s *stack) post(body []byte, header http.Header) int {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.fn.url, bytes.NewReader(body))
+	url := s.fn.url
+	if p := header.Get("X-Test-Path"); p != "" { // a push subscription's endpoint path
+		url += p
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	req.Header = header.Clone()
+	req.Header.Del("X-Test-Path")
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
 		s.t.Fatalf("POST to the function: %v\n%s", err, s.fn.log())
@@ -368,8 +378,18 @@ func (s *stack) post(body []byte, header http.Header) int {
 	return resp.StatusCode
 }
 
-// cloudEvent is the HTTP request Eventarc sends for a Pub/Sub message.
-func cloudEvent(m *pubsub.Message, structured bool) ([]byte, http.Header) {
+// Delivery modes: a CloudEvent in binary or structured mode (Eventarc), or
+// the raw body of a Pub/Sub push subscription to /projects/P/topics/T,
+// which the Functions Framework turns into the same CloudEvent (the
+// Terraform deployment's trigger).
+const (
+	modeBinary = iota
+	modeStructured
+	modePush
+)
+
+// cloudEvent is the HTTP request that delivers a Pub/Sub message.
+func cloudEvent(m *pubsub.Message, mode int) ([]byte, http.Header) {
 	data, _ := json.Marshal(map[string]any{
 		"message": map[string]any{
 			"data": base64.StdEncoding.EncodeToString(m.Data), "attributes": m.Attributes,
@@ -380,7 +400,12 @@ func cloudEvent(m *pubsub.Message, structured bool) ([]byte, http.Header) {
 	h := http.Header{}
 	source := "//pubsub.googleapis.com/" + requestTopic
 	when := m.PublishTime.UTC().Format(time.RFC3339Nano)
-	if structured {
+	if mode == modePush {
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Test-Path", requestTopic)
+		return data, h
+	}
+	if mode == modeStructured {
 		h.Set("Content-Type", "application/cloudevents+json")
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": m.ID, "source": source,
 			"type": function.MessagePublishedType, "time": when, "datacontenttype": "application/json", "data": json.RawMessage(data)})
