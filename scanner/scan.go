@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 
 	if opt.Evidence != nil {
 		q := EvidenceQuery{
-			Projects: sortedKeys(projects),
+			Projects: slices.Sorted(maps.Keys(projects)),
 			Symptoms: symptoms(opt.Catalog),
 			Since:    now.Add(-lookback),
 			Until:    now,
@@ -245,15 +246,6 @@ func symptoms(cat *catalog.Catalog) []*catalog.Symptom {
 			out = append(out, s)
 		}
 	}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -7,6 +7,7 @@ package evidence
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -187,12 +188,12 @@ func (g *group) evidence(query string) scanner.Evidence {
 			sample = e
 		}
 	}
-	nodeList := sortedKeys(nodes)
+	nodeList := slices.Sorted(maps.Keys(nodes))
 	summary := fmt.Sprintf("%d %s event(s) on %d node(s)", count, g.symptom.Reason, len(nodeList))
 	if pods != int(count) {
 		summary = fmt.Sprintf("%d %s event(s) from %d event object(s) on %d node(s)", count, g.symptom.Reason, pods, len(nodeList))
 	}
-	if d := sortedKeys(details); len(d) > 0 {
+	if d := slices.Sorted(maps.Keys(details)); len(d) > 0 {
 		summary += ", range(s) " + strings.Join(d, ", ")
 	}
 	if len(nodeList) > maxNodes {
@@ -218,13 +219,4 @@ func newer(a, b *Entry) bool {
 		return c > 0
 	}
 	return cmp.Or(strings.Compare(a.UID, b.UID), strings.Compare(a.InsertID, b.InsertID), strings.Compare(a.Message, b.Message)) < 0
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
