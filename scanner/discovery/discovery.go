@@ -91,39 +91,19 @@ var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 // or one cluster object (describe). Unknown fields are ignored. name is
 // used in messages.
 func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%s: file is empty", name)
-	}
-	var raws []json.RawMessage
-	switch data[0] {
-	case '[':
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
-		}
-	case '{':
-		var probe map[string]json.RawMessage
-		if err := json.Unmarshal(data, &probe); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
-		}
-		switch {
-		case isEmptyResponse(probe):
-			return []scanner.Cluster{}, nil // the API omits "clusters" when a project has none
-		case probe["clusters"] != nil:
-			if err := json.Unmarshal(probe["clusters"], &raws); err != nil {
-				return nil, fmt.Errorf("%s: \"clusters\" is not an array of clusters", name)
-			}
-		case probe["name"] != nil:
-			raws = []json.RawMessage{data}
-		default:
-			return nil, fmt.Errorf("%s: wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\"", name)
-		}
-	default:
-		if !json.Valid(data) {
-			var v any
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(json.Unmarshal(data, &v)))
-		}
-		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\"", name)
+	const shape = "wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\""
+	raws, obj, err := scanner.SplitList(name, data, "clusters", "clusters")
+	switch {
+	case errors.Is(err, scanner.ErrListShape):
+		return nil, fmt.Errorf("%s: %s", name, shape)
+	case err != nil:
+		return nil, err
+	case obj != nil && isEmptyResponse(obj):
+		return []scanner.Cluster{}, nil // the API omits "clusters" when a project has none
+	case obj != nil && obj["name"] != nil:
+		raws = []json.RawMessage{bytes.TrimSpace(data)}
+	case obj != nil:
+		return nil, fmt.Errorf("%s: %s", name, shape)
 	}
 	out := make([]scanner.Cluster, 0, len(raws))
 	var errs []error
@@ -187,14 +167,6 @@ func ParseCluster(raw []byte, projectID string) (scanner.Cluster, error) {
 		}
 	}
 	return c, nil
-}
-
-func jsonErr(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("%v at byte %d", se, se.Offset)
-	}
-	return err
 }
 
 // Files is a cluster source that reads gcloud/API JSON dumps.

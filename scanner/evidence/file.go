@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,36 +38,15 @@ type logEntry struct {
 // read --format=json) or a ListLogEntries response ({"entries": […]}).
 // name is used in messages.
 func ParseEntries(name string, data []byte) ([]Entry, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%s: file is empty", name)
-	}
-	var raw []json.RawMessage
-	switch data[0] {
-	case '[':
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
-		}
-	case '{':
-		var resp map[string]json.RawMessage
-		if err := json.Unmarshal(data, &resp); err != nil {
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(err))
-		}
-		entries, ok := resp["entries"]
-		if !ok {
-			if len(resp) == 0 || resp["nextPageToken"] != nil {
-				return nil, nil // an empty ListLogEntries response
-			}
-			return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
-		}
-		if err := json.Unmarshal(entries, &raw); err != nil {
-			return nil, fmt.Errorf("%s: \"entries\" is not an array of log entries", name)
-		}
-	default:
-		if !json.Valid(data) {
-			var v any
-			return nil, fmt.Errorf("%s: invalid JSON: %v", name, jsonErr(json.Unmarshal(data, &v)))
-		}
+	raw, obj, err := scanner.SplitList(name, data, "entries", "log entries")
+	switch {
+	case errors.Is(err, scanner.ErrListShape):
+		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
+	case err != nil:
+		return nil, err
+	case obj != nil && (len(obj) == 0 || obj["nextPageToken"] != nil):
+		return nil, nil // an empty ListLogEntries response
+	case obj != nil:
 		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
 	}
 	out := make([]Entry, 0, len(raw))
@@ -122,14 +100,6 @@ func ReadFiles(paths []string) ([]Entry, error) {
 		all = append(all, es...)
 	}
 	return all, errors.Join(errs...)
-}
-
-func jsonErr(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Errorf("%v at byte %d", se, se.Offset)
-	}
-	return err
 }
 
 // Entries is an evidence source over log entries already read, such as a
