@@ -1,5 +1,7 @@
 -- Per scope, issue, severity and status in the latest complete scan: how many clusters and
--- node pools are affected, out of how many clusters scanned (the denominator).
+-- node pools are affected, out of how many clusters scanned (the denominator). A scope whose
+-- latest scan found nothing still has one row (issue_id NULL, 0 affected), so a clean fleet
+-- shows as "0 of N" rather than disappearing from reports.
 WITH scanned AS (
   SELECT
     scope,
@@ -7,18 +9,29 @@ WITH scanned AS (
     COUNTIF(dataplane_v2) AS dataplane_v2_clusters
   FROM `${project}.${dataset}.latest_clusters`
   GROUP BY scope
+),
+affected AS (
+  SELECT
+    scope,
+    issue_id,
+    ANY_VALUE(title) AS title,
+    severity,
+    status,
+    COUNT(DISTINCT CONCAT(project_id, '/', location, '/', cluster)) AS affected_clusters,
+    COUNT(DISTINCT IF(node_pool != '', CONCAT(project_id, '/', location, '/', cluster, '/', node_pool), NULL)) AS affected_node_pools
+  FROM `${project}.${dataset}.latest_findings`
+  GROUP BY scope, issue_id, severity, status
 )
 SELECT
-  f.scope,
-  f.issue_id,
-  ANY_VALUE(f.title) AS title,
-  f.severity,
-  f.status,
-  COUNT(DISTINCT CONCAT(f.project_id, '/', f.location, '/', f.cluster)) AS affected_clusters,
-  COUNT(DISTINCT IF(f.node_pool != '', CONCAT(f.project_id, '/', f.location, '/', f.cluster, '/', f.node_pool), NULL)) AS affected_node_pools,
-  ANY_VALUE(s.clusters_scanned) AS clusters_scanned,
-  ANY_VALUE(s.dataplane_v2_clusters) AS dataplane_v2_clusters,
-  SAFE_DIVIDE(COUNT(DISTINCT CONCAT(f.project_id, '/', f.location, '/', f.cluster)), ANY_VALUE(s.clusters_scanned)) AS affected_share
-FROM `${project}.${dataset}.latest_findings` AS f
-JOIN scanned AS s USING (scope)
-GROUP BY f.scope, f.issue_id, f.severity, f.status
+  s.scope,
+  a.issue_id,
+  a.title,
+  a.severity,
+  a.status,
+  COALESCE(a.affected_clusters, 0) AS affected_clusters,
+  COALESCE(a.affected_node_pools, 0) AS affected_node_pools,
+  s.clusters_scanned,
+  s.dataplane_v2_clusters,
+  SAFE_DIVIDE(COALESCE(a.affected_clusters, 0), s.clusters_scanned) AS affected_share
+FROM scanned AS s
+LEFT JOIN affected AS a USING (scope)
