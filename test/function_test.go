@@ -299,45 +299,55 @@ type delivered struct {
 	header http.Header
 }
 
+// receiveUntilQuiet pulls a subscription and handles each message until
+// none has arrived or been in handling for quiet: a quiet timer, stopped
+// while a message is handled, cancels the pull.
+func (s *stack) receiveUntilQuiet(subscription string, quiet time.Duration, handle func(*pubsub.Message)) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	inFlight := 0
+	timer := time.AfterFunc(quiet, cancel)
+	defer timer.Stop()
+	err := s.ps.Subscriber(subscription).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+		mu.Lock()
+		inFlight++
+		timer.Stop()
+		mu.Unlock()
+		handle(m)
+		mu.Lock()
+		if inFlight--; inFlight == 0 {
+			timer.Reset(quiet)
+		}
+		mu.Unlock()
+	})
+	if err != nil && ctx.Err() == nil {
+		s.t.Fatal(err)
+	}
+}
+
 // deliver plays Eventarc: pulls the request subscription, POSTs each
-// message to the function as a CloudEvent (binary or structured mode, in
-// turn), acks on 2xx and nacks otherwise, until the subscription stays
-// empty. Shards the function publishes are delivered the same way.
+// message to the function (binary CloudEvent, structured CloudEvent or raw
+// Pub/Sub push, in turn), acks on 2xx and nacks otherwise, until the
+// subscription stays empty. Shards the function publishes are delivered
+// the same way.
 func (s *stack) deliver() []delivered {
 	s.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var (
 		mu       sync.Mutex
 		out      []delivered
-		last     = time.Now()
-		inFlight int
+		attempts = map[string]int{}
 	)
-	go func() {
-		for {
-			time.Sleep(100 * time.Millisecond)
-			mu.Lock()
-			idle := inFlight == 0 && time.Since(last) > 1500*time.Millisecond
-			mu.Unlock()
-			if idle {
-				cancel()
-				return
-			}
-		}
-	}()
-	attempts := map[string]int{}
-	sub := s.ps.Subscriber(requestSub)
-	err := sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+	s.receiveUntilQuiet(requestSub, 1500*time.Millisecond, func(m *pubsub.Message) {
 		mu.Lock()
 		attempts[m.ID]++
-		if attempts[m.ID] > 5 { // as a dead-letter policy would: stop redelivering
-			mu.Unlock()
+		tries, mode := attempts[m.ID], len(out)%3
+		mu.Unlock()
+		if tries > 5 { // as a dead-letter policy would: stop redelivering
 			m.Ack()
 			return
 		}
-		inFlight++
-		mode := len(out) % 3
-		mu.Unlock()
 		body, header := cloudEvent(m, mode)
 		status := s.post(body, header)
 		if status/100 == 2 {
@@ -347,13 +357,8 @@ func (s *stack) deliver() []delivered {
 		}
 		mu.Lock()
 		out = append(out, delivered{id: m.ID, status: status, event: body, header: header})
-		inFlight--
-		last = time.Now()
 		mu.Unlock()
 	})
-	if err != nil && ctx.Err() == nil {
-		s.t.Fatal(err)
-	}
 	return out
 }
 
@@ -423,27 +428,12 @@ func cloudEvent(m *pubsub.Message, mode int) ([]byte, http.Header) {
 // alerts drains the alert subscription.
 func (s *stack) alerts() []*pubsub.Message {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	var mu sync.Mutex
 	var out []*pubsub.Message
-	last := time.Now()
-	go func() { // stop once nothing arrived for a second
-		for ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
-			mu.Lock()
-			idle := time.Since(last) > time.Second
-			mu.Unlock()
-			if idle {
-				cancel()
-			}
-		}
-	}()
-	s.ps.Subscriber(alertSub).Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+	s.receiveUntilQuiet(alertSub, time.Second, func(m *pubsub.Message) {
 		m.Ack()
 		mu.Lock()
 		out = append(out, m)
-		last = time.Now()
 		mu.Unlock()
 	})
 	return out
