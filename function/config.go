@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/schema"
 )
 
 // Environment variables the function reads. Terraform sets them; the
@@ -58,7 +58,6 @@ type Config struct {
 var (
 	topicName  = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/topics/([A-Za-z][A-Za-z0-9._~+%-]{2,254})$`)
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
-	datasetID  = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
 // LoadConfig reads the configuration with getenv (os.Getenv in production)
@@ -84,10 +83,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if v := getenv(EnvBigQuery); v == "" {
 		bad(EnvBigQuery, "is required: PROJECT.DATASET of the findings tables")
-	} else if i := strings.LastIndex(v, "."); i < 0 || !scanner.ValidProjectID(v[:i]) || !datasetID.MatchString(v[i+1:]) {
-		bad(EnvBigQuery, "%q is not PROJECT.DATASET", v)
+	} else if p, d, err := schema.ParseDataset(v); err != nil {
+		bad(EnvBigQuery, "%v", err)
 	} else {
-		c.BigQueryProject, c.BigQueryDataset = v[:i], v[i+1:]
+		c.BigQueryProject, c.BigQueryDataset = p, d
 	}
 	if v := getenv(EnvBigQueryLocation); v != "" {
 		c.BigQueryLocation = v

@@ -17,13 +17,16 @@ var (
 	// projectID follows Resource Manager: 6 to 30 lowercase letters, digits
 	// or hyphens, starting with a letter and not ending with a hyphen.
 	projectID = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	// domain is the domain of a domain-scoped project ID (G Suite era):
+	// lower-case DNS labels.
+	domain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 )
 
 // ValidProjectID reports whether s is a well-formed project ID. Domain-scoped
 // IDs ("example.com:proj") are accepted too.
 func ValidProjectID(s string) bool {
-	if domain, id, ok := strings.Cut(s, ":"); ok {
-		return domain != "" && !strings.ContainsAny(domain, " \"\\/") && projectID.MatchString(id)
+	if d, id, ok := strings.Cut(s, ":"); ok {
+		return domain.MatchString(d) && projectID.MatchString(id)
 	}
 	return projectID.MatchString(s)
 }

@@ -58,6 +58,10 @@ type Stats struct {
 // columns a newer fleetscan has to existing tables, and updates view
 // queries. It never drops or recreates a table, and never removes a column.
 func (w *Writer) Ensure(ctx context.Context) error {
+	// The names go into the views' SQL: refuse anything outside GCP's formats.
+	if err := checkNames(w.Client.Project(), w.Dataset); err != nil {
+		return fmt.Errorf("BigQuery dataset %s.%s: %w", w.Client.Project(), w.Dataset, err)
+	}
 	ds := w.Client.Dataset(w.Dataset)
 	if _, err := ds.Metadata(ctx); err != nil {
 		if !isCode(err, http.StatusNotFound) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
 
 	"cloud.google.com/go/bigquery"
 
@@ -13,28 +11,9 @@ import (
 	"github.com/fleetscan/fleetscan/schema"
 )
 
-var datasetID = regexp.MustCompile(`^[A-Za-z0-9_]+$`) // and at most 1,024 characters
-
-// ParseDataset splits PROJECT.DATASET (the project may be domain-scoped:
-// example.com:proj.dataset) and checks both names.
-func ParseDataset(s string) (project, dataset string, err error) {
-	i := strings.LastIndex(s, ".")
-	if i < 0 {
-		return "", "", fmt.Errorf("%q is not PROJECT.DATASET", s)
-	}
-	project, dataset = s[:i], s[i+1:]
-	if !scanner.ValidProjectID(project) {
-		return "", "", fmt.Errorf("%q: %q is not a project ID", s, project)
-	}
-	if !datasetID.MatchString(dataset) || len(dataset) > 1024 {
-		return "", "", fmt.Errorf("%q: %q is not a dataset ID (letters, digits and underscores)", s, dataset)
-	}
-	return project, dataset, nil
-}
-
 // writeBigQuery ensures the dataset, tables and views, then writes the scan.
 func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, orgID string, stderr io.Writer) error {
-	project, dataset, _ := ParseDataset(o.bigquery) // validated already
+	project, dataset, _ := schema.ParseDataset(o.bigquery) // validated already
 	ep, _ := o.endpointOverrides()                  // validated already
 	client, err := bigquery.NewClient(ctx, project, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
 	if err != nil {

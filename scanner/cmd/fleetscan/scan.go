@@ -158,7 +158,7 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 		errs = append(errs, err)
 	}
 	if o.bigquery != "" {
-		if _, _, err := ParseDataset(o.bigquery); err != nil {
+		if _, _, err := schema.ParseDataset(o.bigquery); err != nil {
 			errs = append(errs, fmt.Errorf("--bigquery: %w", err))
 		}
 	}
