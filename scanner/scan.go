@@ -15,10 +15,24 @@ import (
 )
 
 // Source discovers the clusters of a scan. It calls found once per cluster
-// and failed for each part of the scope it could not read, then goes on.
-// A returned error means the scan as a whole cannot run.
+// and failed for each part of the scope it could not read (no access to a
+// project or folder), then goes on, and returns what it covered. A returned
+// error means the scan as a whole cannot run: the scope itself cannot be
+// read, or an API stayed unavailable.
 type Source interface {
-	Discover(ctx context.Context, found func(Cluster), failed func(ScanError)) error
+	Discover(ctx context.Context, found func(Cluster), failed func(ScanError)) (Coverage, error)
+}
+
+// Coverage is the part of the scope a source read completely. A project
+// that it covers and that has no scan error has had its every cluster
+// seen: findings it no longer has are resolved. Any other project's
+// findings may be incomplete, and what was known of it must be kept.
+type Coverage struct {
+	// All: every project of the scope was read; a project not seen has no
+	// clusters (or is no longer in the scope).
+	All bool
+	// Projects read one by one, with or without clusters, when not All.
+	Projects []string
 }
 
 // EvidenceSource reads symptom observations from Cloud Logging (a file or
@@ -69,6 +83,21 @@ type Result struct {
 	Clusters       []ClusterRecord `json:"clusters"`
 	Findings       []Finding       `json:"findings"`
 	Errors         []ScanError     `json:"errors"`
+	// Coverage is what discovery read completely; see Complete.
+	Coverage Coverage `json:"-"`
+}
+
+// Complete reports whether the scan read the project completely: discovery
+// covered it and neither discovery nor evidence recorded an error for it.
+// Only then may a project's stored state be replaced by this scan's
+// findings.
+func (r *Result) Complete(project string) bool {
+	for _, e := range r.Errors {
+		if e.ProjectID == project {
+			return false
+		}
+	}
+	return r.Coverage.All || slices.Contains(r.Coverage.Projects, project)
 }
 
 // Summary counts what a scan saw.
@@ -126,9 +155,11 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, SkippedChecks: skipped})
 	}
 	failed := func(e ScanError) { res.Errors = append(res.Errors, e) }
-	if err := opt.Source.Discover(ctx, found, failed); err != nil {
+	cov, err := opt.Source.Discover(ctx, found, failed)
+	if err != nil {
 		return nil, err
 	}
+	res.Coverage = cov
 
 	if opt.Evidence != nil {
 		q := EvidenceQuery{

@@ -103,11 +103,11 @@ func ipamEvent(project, location, cluster, uid, node string, at time.Time, count
 // fleet is a static cluster source for scan tests.
 type fleet []scanner.Cluster
 
-func (f fleet) Discover(_ context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) error {
+func (f fleet) Discover(_ context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) (scanner.Coverage, error) {
 	for _, c := range f {
 		found(c)
 	}
-	return nil
+	return scanner.Coverage{All: true}, nil
 }
 
 func TestScanEvidence(t *testing.T) {

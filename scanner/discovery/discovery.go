@@ -175,16 +175,17 @@ type Files struct {
 }
 
 // Discover reads every file; any problem in any file stops the scan with
-// every problem listed, so that no cluster is silently left out.
-func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) error {
+// every problem listed, so that no cluster is silently left out. The files
+// are the whole scope.
+func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) (scanner.Coverage, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return scanner.Coverage{}, err
 	}
 	var all []scanner.Cluster
 	var errs []error
 	for _, p := range f.Paths {
 		if err := ctx.Err(); err != nil {
-			return err
+			return scanner.Coverage{}, err
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -199,10 +200,10 @@ func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func
 		all = append(all, cs...)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return scanner.Coverage{}, err
 	}
 	for _, c := range all {
 		found(c)
 	}
-	return ctx.Err()
+	return scanner.Coverage{All: true}, ctx.Err()
 }

@@ -525,7 +525,7 @@ func TestFilesDiscover(t *testing.T) {
 			var got []scanner.Cluster
 			found := func(c scanner.Cluster) { got = append(got, c) }
 			failed := func(e scanner.ScanError) { t.Errorf("Files.Discover called failed(%v)", e) }
-			err := Files{Paths: tc.paths}.Discover(t.Context(), found, failed)
+			_, err := Files{Paths: tc.paths}.Discover(t.Context(), found, failed)
 			if errText(err) != tc.wantErr {
 				t.Errorf("Files{%v}.Discover() error = %q, want %q", tc.paths, errText(err), tc.wantErr)
 			}
@@ -539,7 +539,7 @@ func TestFilesDiscover(t *testing.T) {
 // The missing file's error keeps its cause inside the joined error.
 func TestFilesDiscoverMissingIsNotExist(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"bad.json": "{"})
-	err := Files{Paths: []string{filepath.Join(dir, "nope.json"), filepath.Join(dir, "bad.json")}}.
+	_, err := Files{Paths: []string{filepath.Join(dir, "nope.json"), filepath.Join(dir, "bad.json")}}.
 		Discover(t.Context(), func(scanner.Cluster) {}, func(scanner.ScanError) {})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Files.Discover() error = %v, want one that wraps fs.ErrNotExist", err)
@@ -559,7 +559,7 @@ func TestFilesDiscoverCancelled(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			n := 0
-			err := Files{Paths: tc.paths}.Discover(ctx, func(scanner.Cluster) { n++ }, func(scanner.ScanError) {})
+			_, err := Files{Paths: tc.paths}.Discover(ctx, func(scanner.Cluster) { n++ }, func(scanner.ScanError) {})
 			if err != context.Canceled {
 				t.Errorf("Files{%v}.Discover(cancelled) error = %v, want %v", tc.paths, err, context.Canceled)
 			}

@@ -45,9 +45,10 @@ type AssetInventory struct {
 }
 
 // Discover lists the scope's clusters. An error on the scope itself (no
-// access, unknown organization) fails the scan: without it nothing is known.
-// A cluster whose data cannot be read is recorded and skipped.
-func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) error {
+// access, unknown organization) or an outage fails the scan: without it
+// nothing is known. A cluster whose data cannot be read is recorded and
+// skipped; when its project cannot be told, no project counts as covered.
+func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) (scanner.Coverage, error) {
 	size := a.PageSize
 	if size <= 0 || size > 1000 {
 		size = 1000
@@ -59,18 +60,25 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 		PageSize:    int32(size),
 	}
 	total := 0
+	cov := scanner.Coverage{All: true}
 	for token := ""; ; {
 		var page []*assetpb.Asset
 		pctx, cancel := a.Policy.WithTimeout(ctx)
 		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&page)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("list clusters in %s with Cloud Asset Inventory: %w", a.Scope, err)
+			if ctx.Err() != nil {
+				return scanner.Coverage{}, ctx.Err()
+			}
+			return scanner.Coverage{}, fmt.Errorf("list clusters in %s with Cloud Asset Inventory: %w", a.Scope, err)
 		}
 		for _, as := range page {
 			c, err := clusterFromAsset(as)
 			if err != nil {
 				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
+				if c.ProjectID == "" {
+					cov.All = false // a cluster of some project is missing
+				}
 				continue
 			}
 			found(c)
@@ -80,7 +88,7 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 			a.Progress(total)
 		}
 		if next == "" {
-			return nil
+			return cov, nil
 		}
 		token = next
 	}
@@ -128,19 +136,33 @@ type ContainerAPI struct {
 	Progress func(projectsDone, projectsTotal int)
 }
 
-// Discover lists the projects, then their clusters. A project or folder that
-// cannot be read is recorded and the rest is scanned; an error on the scope
-// itself fails the scan.
-func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) error {
+// Discover lists the projects, then their clusters. A project or folder
+// without access (PERMISSION_DENIED, NOT_FOUND) is recorded and the rest is
+// scanned; an error on the scope itself, or any other error once retries
+// are spent (an outage), fails the scan at once: the calls in flight are
+// cancelled instead of each waiting out its own deadline.
+//
+// It covers every project whose clusters it listed; and, when the project
+// list itself was read whole, the scope: a project not listed then is no
+// longer in it.
+func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster), failed func(scanner.ScanError)) (scanner.Coverage, error) {
 	projects := d.ProjectIDs
+	whole := false
 	if projects == nil {
+		folderFailed := false
 		var err error
-		if projects, err = d.ListProjects(ctx, failed); err != nil {
-			return err
+		projects, err = d.ListProjects(ctx, func(e scanner.ScanError) {
+			folderFailed = true
+			failed(e)
+		})
+		if err != nil {
+			return scanner.Coverage{}, err
 		}
+		whole = !folderFailed
 	}
-	var mu sync.Mutex // found, failed and the counter are not concurrency-safe
+	var mu sync.Mutex // found, failed, the counter and listed are not concurrency-safe
 	done := 0
+	var listed []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, cmp.Or(d.Concurrency, 16)))
 	for _, p := range projects {
@@ -157,13 +179,17 @@ func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster)
 			if d.Progress != nil {
 				d.Progress(done, len(projects))
 			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
+			switch {
+			case err == nil:
+			case gctx.Err() != nil: // cancelled, or another project's call failed the scan
+				return gctx.Err()
+			case gcpclient.Scoped(err):
 				failed(apiError(p, "projects/"+p, "container", err))
 				return nil
+			default:
+				return fmt.Errorf("list clusters in projects/%s with the Container API: %w", p, err)
 			}
+			listed = append(listed, p)
 			if z := resp.GetMissingZones(); len(z) > 0 {
 				failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "container", Code: "MISSING_ZONES",
 					Message: fmt.Sprintf("zones %v did not answer; their clusters are missing", z)})
@@ -179,12 +205,17 @@ func (d *ContainerAPI) Discover(ctx context.Context, found func(scanner.Cluster)
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return scanner.Coverage{}, err
+	}
+	slices.Sort(listed)
+	return scanner.Coverage{All: whole, Projects: listed}, nil
 }
 
 // ListProjects walks the scope's folder tree level by level, listing each
 // level's parents concurrently, and returns every active project ID under
-// the scope, sorted. Folders that cannot be read are reported to failed.
+// the scope, sorted. Folders without access are reported to failed; an
+// error on the scope or an outage is returned.
 func (d *ContainerAPI) ListProjects(ctx context.Context, failed func(scanner.ScanError)) ([]string, error) {
 	if d.Scope.Kind == "projects" {
 		return []string{d.Scope.ID}, nil
@@ -207,10 +238,13 @@ func (d *ContainerAPI) ListProjects(ctx context.Context, failed func(scanner.Sca
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
-					if parent == d.Scope.String() || ctx.Err() != nil {
-						return fmt.Errorf("list projects in %s: %w", parent, err)
-					}
+				switch {
+				case err == nil:
+				case gctx.Err() != nil:
+					return gctx.Err()
+				case parent == d.Scope.String() || !gcpclient.Scoped(err):
+					return fmt.Errorf("list projects in %s with Resource Manager: %w", parent, err)
+				default:
 					failed(apiError("", parent, "resourcemanager", err))
 					return nil
 				}
