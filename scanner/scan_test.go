@@ -96,7 +96,7 @@ func ipamEvent(project, location, cluster, uid, node string, at time.Time, count
 		ProjectID: project, Location: location, Cluster: cluster,
 		Reason:  "FailedCreatePodSandBox",
 		Message: `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "3248bb99": failed to allocate for range 0: no IP addresses available in range set: 10.60.28.1-10.60.28.254`,
-		UID:     uid, Node: node, Count: count,
+		UID:     uid, Node: node, Count: count, Component: "kubelet",
 	}
 }
 
@@ -169,7 +169,7 @@ func TestScanEvidence(t *testing.T) {
 		if e.Count != 6 || !cmp.Equal(e.Nodes, []string{"n1", "n2"}) || !e.LastSeen.Equal(at.Add(time.Minute)) || !e.FirstSeen.Equal(at) {
 			t.Errorf("leaky/a log evidence = %+v, want count 6 (5+1) on n1, n2", e)
 		}
-		wantReason := "Node pool a (COS_CONTAINERD) runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24; Cloud Logging shows the symptom: 6 FailedCreatePodSandBox event(s) from 2 event object(s) on 2 node(s), range(s) 10.60.28.1-10.60.28.254."
+		wantReason := "Node pool a (COS_CONTAINERD) runs 1.24.1-gke.1, below 1.24.9-gke.3200, the first fixed version on 1.24; Cloud Logging shows the symptom: 6 FailedCreatePodSandBox event(s) from 2 event object(s) reported by kubelet on 2 node(s), range(s) 10.60.28.1-10.60.28.254."
 		if f.Reason != wantReason {
 			t.Errorf("reason =\n%s\nwant\n%s", f.Reason, wantReason)
 		}

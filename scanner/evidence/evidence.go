@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -30,16 +31,36 @@ type Entry struct {
 	UID          string // jsonPayload.metadata.uid
 	Node         string // jsonPayload.source.host
 	Count        int64  // jsonPayload.count
+	// Component and ReportingComponent say who reported the event: the
+	// kubelet sets both on its events (core/v1 source.component,
+	// events.k8s.io/v1 reportingComponent).
+	Component          string // jsonPayload.source.component
+	ReportingComponent string // jsonPayload.reportingComponent
+}
+
+// Reporter is the component whose events are evidence. The symptoms are
+// failures the kubelet reports; anyone who can create Events in a cluster
+// can write an event with the same reason and message, so events that no
+// kubelet reported are left out.
+const Reporter = "kubelet"
+
+// reportedByKubelet reports whether either component field names the
+// kubelet.
+func (e *Entry) reportedByKubelet() bool {
+	return e.Component == Reporter || e.ReportingComponent == Reporter
 }
 
 // Filter is the Cloud Logging query for a symptom over [since, until], in
 // the Logging query language, with every string escaped. Cluster and
 // project names never enter it: projects go in resourceNames and entries
-// are grouped by their resource labels. The timestamp bounds are explicit:
-// without one the Go logadmin client narrows to the last 24h.
+// are grouped by their resource labels. It asks only for events the
+// kubelet reported (either component field), as the Aggregator counts
+// only those. The timestamp bounds are explicit: without one the Go
+// logadmin client narrows to the last 24h.
 func Filter(s *catalog.Symptom, since, until time.Time) string {
-	return fmt.Sprintf(`log_id("events") resource.type="k8s_pod" jsonPayload.reason=%s jsonPayload.message:%s timestamp>=%s timestamp<=%s`,
-		Quote(s.Reason), Quote(s.Message), Quote(since.UTC().Format(time.RFC3339)), Quote(until.UTC().Format(time.RFC3339)))
+	return fmt.Sprintf(`log_id("events") resource.type="k8s_pod" jsonPayload.reason=%s jsonPayload.message:%s (jsonPayload.source.component=%s OR jsonPayload.reportingComponent=%s) timestamp>=%s timestamp<=%s`,
+		Quote(s.Reason), Quote(s.Message), Quote(Reporter), Quote(Reporter),
+		Quote(since.UTC().Format(time.RFC3339)), Quote(until.UTC().Format(time.RFC3339)))
 }
 
 // Quote makes s a Logging query language string: double quotes, with
@@ -63,13 +84,14 @@ func Quote(s string) string {
 // Aggregator groups the entries of a time window per cluster and symptom,
 // de-duplicating events by their metadata.uid: Kubernetes writes an event
 // again each time its count grows, so the entry with the highest count of
-// one uid stands for it.
+// one uid stands for it. Only events reported by the kubelet count.
 type Aggregator struct {
 	symptoms     []*catalog.Symptom
 	since, until time.Time
 	groups       map[groupKey]*group
 	Read         int // entries offered
-	Matched      int // entries of a symptom in the window
+	Matched      int // entries of a symptom in the window, reported by the kubelet
+	Untrusted    int // entries of a symptom in the window that no kubelet reported (left out)
 }
 
 type groupKey struct {
@@ -94,15 +116,21 @@ func NewAggregator(symptoms []*catalog.Symptom, since, until time.Time) *Aggrega
 	return &Aggregator{symptoms: symptoms, since: since, until: until, groups: map[groupKey]*group{}}
 }
 
-// Add offers one entry; entries of other kinds or outside the window are ignored.
+// Add offers one entry; entries of other kinds, outside the window or not
+// reported by the kubelet are ignored.
 func (a *Aggregator) Add(e Entry) {
 	a.Read++
 	if e.ResourceType != "k8s_pod" || e.Timestamp.Before(a.since) || e.Timestamp.After(a.until) {
 		return
 	}
+	trusted := e.reportedByKubelet()
 	for _, s := range a.symptoms {
 		if e.Reason != s.Reason || !strings.Contains(e.Message, s.Message) {
 			continue
+		}
+		if !trusted {
+			a.Untrusted++
+			return
 		}
 		a.Matched++
 		k := groupKey{scanner.ClusterKey{ProjectID: e.ProjectID, Location: e.Location, Name: e.Cluster}, s.Key()}
@@ -169,7 +197,13 @@ func (g *group) evidence(query string) scanner.Evidence {
 	)
 	for _, ev := range g.events {
 		e := &ev.best
-		count += max(e.Count, 1)
+		// A file's counts are not bounded: the sum saturates instead of
+		// wrapping negative.
+		if c := max(e.Count, 1); count > math.MaxInt64-c {
+			count = math.MaxInt64
+		} else {
+			count += c
+		}
 		if first.IsZero() || ev.first.Before(first) {
 			first = ev.first
 		}
@@ -189,9 +223,9 @@ func (g *group) evidence(query string) scanner.Evidence {
 		}
 	}
 	nodeList := slices.Sorted(maps.Keys(nodes))
-	summary := fmt.Sprintf("%d %s event(s) on %d node(s)", count, g.symptom.Reason, len(nodeList))
+	summary := fmt.Sprintf("%d %s event(s) reported by %s on %d node(s)", count, g.symptom.Reason, Reporter, len(nodeList))
 	if pods != int(count) {
-		summary = fmt.Sprintf("%d %s event(s) from %d event object(s) on %d node(s)", count, g.symptom.Reason, pods, len(nodeList))
+		summary = fmt.Sprintf("%d %s event(s) from %d event object(s) reported by %s on %d node(s)", count, g.symptom.Reason, pods, Reporter, len(nodeList))
 	}
 	if d := slices.Sorted(maps.Keys(details)); len(d) > 0 {
 		summary += ", range(s) " + strings.Join(d, ", ")

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -84,19 +86,19 @@ func TestFilter(t *testing.T) {
 			name:    "IPAM symptom, since in a non-UTC zone prints UTC",
 			symptom: ipam,
 			since:   time.Date(2026, 11, 20, 17, 30, 0, 0, kolkata),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" (jsonPayload.source.component="kubelet" OR jsonPayload.reportingComponent="kubelet") timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
 		},
 		{
 			name:    "sub-second since is truncated to the second",
 			symptom: ipam,
 			since:   time.Date(2026, 11, 20, 12, 0, 0, 999999999, time.UTC),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" (jsonPayload.source.component="kubelet" OR jsonPayload.reportingComponent="kubelet") timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`,
 		},
 		{
 			name:    "hostile strings stay single literals",
 			symptom: &catalog.Symptom{Reason: `x" OR logName:"y`, Message: `a\" OR "b`},
 			since:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="x\" OR logName:\"y" jsonPayload.message:"a\\\" OR \"b" timestamp>="2026-01-02T03:04:05Z" timestamp<="2026-01-09T03:04:05Z"`,
+			want:    `log_id("events") resource.type="k8s_pod" jsonPayload.reason="x\" OR logName:\"y" jsonPayload.message:"a\\\" OR \"b" (jsonPayload.source.component="kubelet" OR jsonPayload.reportingComponent="kubelet") timestamp>="2026-01-02T03:04:05Z" timestamp<="2026-01-09T03:04:05Z"`,
 		},
 	}
 	for _, tc := range tests {
@@ -159,17 +161,30 @@ const podEvent = `{
 }`
 
 var podEventEntry = Entry{
-	InsertID:     "0b6408263355c1",
-	Timestamp:    time.Date(2026, 11, 27, 9, 5, 48, 123456789, time.UTC),
-	ResourceType: "k8s_pod",
-	ProjectID:    "acme-edge-stg",
-	Location:     "us-west1",
-	Cluster:      "edge-stg-1",
-	Reason:       "FailedCreatePodSandBox",
-	Message:      `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "1b4f": failed to allocate for range 0: no IP addresses available in range set: 10.92.7.65-10.92.7.126`,
-	UID:          "13c20128-d000-416e-a4d7-6f4768f9ae74",
-	Node:         "gke-edge-stg-1-default-pool-51d0b2f8-8kzm",
-	Count:        3,
+	InsertID:           "0b6408263355c1",
+	Timestamp:          time.Date(2026, 11, 27, 9, 5, 48, 123456789, time.UTC),
+	ResourceType:       "k8s_pod",
+	ProjectID:          "acme-edge-stg",
+	Location:           "us-west1",
+	Cluster:            "edge-stg-1",
+	Reason:             "FailedCreatePodSandBox",
+	Message:            `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "1b4f": failed to allocate for range 0: no IP addresses available in range set: 10.92.7.65-10.92.7.126`,
+	UID:                "13c20128-d000-416e-a4d7-6f4768f9ae74",
+	Node:               "gke-edge-stg-1-default-pool-51d0b2f8-8kzm",
+	Count:              3,
+	Component:          "kubelet",
+	ReportingComponent: "kubelet",
+}
+
+// The API's LogEntry reads into the Entry that the file's JSON gives.
+func TestEntryFromProto(t *testing.T) {
+	var pb loggingpb.LogEntry
+	if err := protojson.Unmarshal([]byte(podEvent), &pb); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(podEventEntry, EntryFromProto(&pb)); diff != "" {
+		t.Errorf("EntryFromProto(podEvent) mismatch (-want +got):\n%s", diff)
+	}
 }
 
 // auditEntry has no jsonPayload (a protoPayload instead) and an offset timestamp.
@@ -363,7 +378,7 @@ func ev(insertID, uid string, ts time.Time, count int64, node, rng string) Entry
 		InsertID: insertID, Timestamp: ts, ResourceType: "k8s_pod",
 		ProjectID: "p", Location: "l", Cluster: "c",
 		Reason: "FailedCreatePodSandBox", Message: ipamMsg(rng),
-		UID: uid, Node: node, Count: count,
+		UID: uid, Node: node, Count: count, Component: "kubelet",
 	}
 }
 
@@ -397,7 +412,7 @@ func TestAggregator(t *testing.T) {
 			name:    "one event",
 			entries: []Entry{ev("i1", "u1", day(21, 0), 1, "n1", r1)},
 			want: []scanner.Observation{obs(pclc, 1, scanner.Evidence{
-				Summary: "1 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1,
+				Summary: "1 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   1, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(21, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -413,7 +428,7 @@ func TestAggregator(t *testing.T) {
 				ev("i2", "u1", day(23, 0), 4, "n1", r1),
 			},
 			want: []scanner.Observation{obs(pclc, 2, scanner.Evidence{
-				Summary: "5 FailedCreatePodSandBox event(s) from 2 event object(s) on 1 node(s), range(s) " + r1,
+				Summary: "5 FailedCreatePodSandBox event(s) from 2 event object(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   5, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(23, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -426,7 +441,7 @@ func TestAggregator(t *testing.T) {
 				ev("i1", "u1", day(23, 0), 1, "n1", r2),
 			},
 			want: []scanner.Observation{obs(pclc, 1, scanner.Evidence{
-				Summary: "4 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s), range(s) " + r1,
+				Summary: "4 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   4, FirstSeen: ptr(day(23, 0)), LastSeen: ptr(day(23, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -439,7 +454,7 @@ func TestAggregator(t *testing.T) {
 				ev("i2", "u1", day(23, 0), 4, "n1", r1),
 			},
 			want: []scanner.Observation{obs(pclc, 1, scanner.Evidence{
-				Summary: "4 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s), range(s) " + r1,
+				Summary: "4 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   4, FirstSeen: ptr(day(22, 0)), LastSeen: ptr(day(23, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -453,7 +468,7 @@ func TestAggregator(t *testing.T) {
 				ev("i2", "", day(22, 0), 1, "n1", r1),
 			},
 			want: []scanner.Observation{obs(pclc, 2, scanner.Evidence{
-				Summary: "2 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1,
+				Summary: "2 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   2, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(22, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -467,7 +482,7 @@ func TestAggregator(t *testing.T) {
 				ev("i3", "u3", day(23, 0), 3, "n1", r1),
 			},
 			want: []scanner.Observation{obs(pclc, 3, scanner.Evidence{
-				Summary: "5 FailedCreatePodSandBox event(s) from 3 event object(s) on 1 node(s), range(s) " + r1,
+				Summary: "5 FailedCreatePodSandBox event(s) from 3 event object(s) reported by kubelet on 1 node(s), range(s) " + r1,
 				Count:   5, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(23, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 			})},
@@ -482,7 +497,7 @@ func TestAggregator(t *testing.T) {
 				ev("i4", "u4", until.Add(time.Nanosecond), 1, "n-late", r2),
 			},
 			want: []scanner.Observation{obs(pclc, 2, scanner.Evidence{
-				Summary: "2 FailedCreatePodSandBox event(s) on 2 node(s), range(s) " + r1 + ", " + r2,
+				Summary: "2 FailedCreatePodSandBox event(s) reported by kubelet on 2 node(s), range(s) " + r1 + ", " + r2,
 				Count:   2, FirstSeen: ptr(since), LastSeen: ptr(until),
 				Nodes: []string{"n1", "n2"}, Sample: ipamMsg(r2),
 			})},
@@ -510,7 +525,7 @@ func TestAggregator(t *testing.T) {
 				ev("i4", "u4", day(24, 0), 1, "", r1),
 			},
 			want: []scanner.Observation{obs(pclc, 4, scanner.Evidence{
-				Summary: "4 FailedCreatePodSandBox event(s) on 2 node(s), range(s) " + r1,
+				Summary: "4 FailedCreatePodSandBox event(s) reported by kubelet on 2 node(s), range(s) " + r1,
 				Count:   4, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(24, 0)),
 				Nodes: []string{"node-a", "node-b"}, Sample: ipamMsg(r1),
 			})},
@@ -525,7 +540,7 @@ func TestAggregator(t *testing.T) {
 				ev("i4", "u4", day(22, 0), 1, "n1", r2),
 			},
 			want: []scanner.Observation{obs(pclc, 4, scanner.Evidence{
-				Summary: "4 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1 + ", " + r2 + ", 10.9.0.1-10.9.0.30",
+				Summary: "4 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1 + ", " + r2 + ", 10.9.0.1-10.9.0.30",
 				Count:   4, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(25, 0)),
 				Nodes: []string{"n1"}, Sample: ipamMsg("10.9.0.1-10.9.0.30"),
 			})},
@@ -537,7 +552,7 @@ func TestAggregator(t *testing.T) {
 				with(ev("i1", "u1", day(21, 0), 2, "n1", ""), func(e *Entry) { e.Message = "no IP addresses available in range set" }),
 			},
 			want: []scanner.Observation{obs(pclc, 1, scanner.Evidence{
-				Summary: "2 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s)",
+				Summary: "2 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s)",
 				Count:   2, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(21, 0)),
 				Nodes: []string{"n1"}, Sample: "no IP addresses available in range set",
 			})},
@@ -554,12 +569,12 @@ func TestAggregator(t *testing.T) {
 			want: []scanner.Observation{
 				// Sorted field by field: location "us-central1" before "us-central1-a".
 				obs(scanner.ClusterKey{ProjectID: "p", Location: "us-central1", Name: "c"}, 1, scanner.Evidence{
-					Summary: "2 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s), range(s) " + r2,
+					Summary: "2 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s), range(s) " + r2,
 					Count:   2, FirstSeen: ptr(day(22, 0)), LastSeen: ptr(day(22, 0)),
 					Nodes: []string{"n2"}, Sample: ipamMsg(r2),
 				}),
 				obs(scanner.ClusterKey{ProjectID: "p", Location: "us-central1-a", Name: "c"}, 2, scanner.Evidence{
-					Summary: "2 FailedCreatePodSandBox event(s) on 2 node(s), range(s) " + r1,
+					Summary: "2 FailedCreatePodSandBox event(s) reported by kubelet on 2 node(s), range(s) " + r1,
 					Count:   2, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(23, 0)),
 					Nodes: []string{"n1", "n3"}, Sample: ipamMsg(r1),
 				}),
@@ -575,15 +590,15 @@ func TestAggregator(t *testing.T) {
 			},
 			want: []scanner.Observation{
 				obs(scanner.ClusterKey{ProjectID: "a", Location: "l", Name: "y"}, 1, scanner.Evidence{
-					Summary: "1 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1,
+					Summary: "1 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1,
 					Count:   1, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(21, 0)), Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 				}),
 				obs(scanner.ClusterKey{ProjectID: "a", Location: "l", Name: "z"}, 1, scanner.Evidence{
-					Summary: "1 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1,
+					Summary: "1 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1,
 					Count:   1, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(21, 0)), Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 				}),
 				obs(scanner.ClusterKey{ProjectID: "b", Location: "l", Name: "c"}, 1, scanner.Evidence{
-					Summary: "1 FailedCreatePodSandBox event(s) on 1 node(s), range(s) " + r1,
+					Summary: "1 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1,
 					Count:   1, FirstSeen: ptr(day(21, 0)), LastSeen: ptr(day(21, 0)), Nodes: []string{"n1"}, Sample: ipamMsg(r1),
 				}),
 			},
@@ -607,6 +622,63 @@ func TestAggregator(t *testing.T) {
 	}
 }
 
+// Only events reported by the kubelet count: anyone who can create Events
+// in a cluster could otherwise forge the symptom. Either component field
+// will do (core/v1 events set source.component, events.k8s.io/v1 ones
+// reportingComponent; the kubelet sets both).
+func TestAggregatorReporter(t *testing.T) {
+	ipam := ipamSymptom(t)
+	const r1 = "10.0.0.1-10.0.0.62"
+	reported := func(insertID, component, reporting string) Entry {
+		return with(ev(insertID, "u-"+insertID, day(21, 0), 1, "n-"+insertID, r1), func(e *Entry) {
+			e.Component, e.ReportingComponent = component, reporting
+		})
+	}
+	for _, tc := range []struct {
+		name      string
+		entry     Entry
+		counted   bool
+		untrusted int
+	}{
+		{name: "source.component kubelet", entry: reported("a", "kubelet", ""), counted: true},
+		{name: "reportingComponent kubelet", entry: reported("b", "", "kubelet"), counted: true},
+		{name: "both kubelet", entry: reported("c", "kubelet", "kubelet"), counted: true},
+		{name: "component attacker", entry: reported("d", "attacker", ""), untrusted: 1},
+		{name: "reportingComponent attacker", entry: reported("e", "", "attacker"), untrusted: 1},
+		{name: "no component", entry: reported("f", "", ""), untrusted: 1},
+		{name: "attacker next to a kubelet look-alike", entry: reported("g", "kubelet2", "Kubelet"), untrusted: 1},
+		{name: "not a symptom, not counted as untrusted", entry: with(reported("h", "attacker", ""), func(e *Entry) { e.Reason = "Scheduled" })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAggregator([]*catalog.Symptom{ipam}, since, until)
+			a.Add(tc.entry)
+			got := a.Observations(func(*catalog.Symptom) string { return "" })
+			if counted := len(got) == 1; counted != tc.counted {
+				t.Errorf("entry %+v counted = %v, want %v", tc.entry, counted, tc.counted)
+			}
+			if tc.counted {
+				if want := "1 FailedCreatePodSandBox event(s) reported by kubelet on 1 node(s), range(s) " + r1; got[0].Evidence.Summary != want {
+					t.Errorf("Evidence.Summary = %q, want %q", got[0].Evidence.Summary, want)
+				}
+			}
+			if a.Untrusted != tc.untrusted {
+				t.Errorf("Untrusted = %d, want %d", a.Untrusted, tc.untrusted)
+			}
+			if wantMatched := map[bool]int{true: 1}[tc.counted]; a.Matched != wantMatched || a.Read != 1 {
+				t.Errorf("Read, Matched = %d, %d, want 1, %d", a.Read, a.Matched, wantMatched)
+			}
+		})
+	}
+	// A forged event among real ones changes nothing of the evidence.
+	a := NewAggregator([]*catalog.Symptom{ipam}, since, until)
+	a.Add(reported("k", "kubelet", "kubelet"))
+	a.Add(with(reported("x", "attacker", ""), func(e *Entry) { e.Count = 1000; e.Timestamp = day(26, 0) }))
+	got := a.Observations(func(*catalog.Symptom) string { return "" })
+	if len(got) != 1 || got[0].Evidence.Count != 1 || !cmp.Equal(got[0].Evidence.Nodes, []string{"n-k"}) || !got[0].Evidence.LastSeen.Equal(day(21, 0)) {
+		t.Errorf("Observations() = %+v, want only the kubelet's event", got)
+	}
+}
+
 // More than 20 nodes: the list keeps the first 20 in order, the summary
 // counts them all.
 func TestAggregatorNodeLimit(t *testing.T) {
@@ -626,7 +698,7 @@ func TestAggregatorNodeLimit(t *testing.T) {
 	if diff := cmp.Diff(wantNodes, got[0].Evidence.Nodes); diff != "" {
 		t.Errorf("Evidence.Nodes mismatch (-want +got):\n%s", diff)
 	}
-	if want := "25 FailedCreatePodSandBox event(s) on 25 node(s), range(s) 10.0.0.1-10.0.0.62"; got[0].Evidence.Summary != want {
+	if want := "25 FailedCreatePodSandBox event(s) reported by kubelet on 25 node(s), range(s) 10.0.0.1-10.0.0.62"; got[0].Evidence.Summary != want {
 		t.Errorf("Evidence.Summary = %q, want %q", got[0].Evidence.Summary, want)
 	}
 }
@@ -648,9 +720,9 @@ func TestAggregatorSymptoms(t *testing.T) {
 	}
 	want := []scanner.Observation{
 		{Cluster: pclc, SymptomKey: "FailedCreatePodSandBox\x00failed to allocate", Events: 1,
-			Evidence: evidence("failed to allocate", "2 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s)")},
+			Evidence: evidence("failed to allocate", "2 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s)")},
 		{Cluster: pclc, SymptomKey: ipamKey, Events: 1,
-			Evidence: evidence("no IP addresses available in range set", "2 FailedCreatePodSandBox event(s) from 1 event object(s) on 1 node(s), range(s) 10.0.0.1-10.0.0.62")},
+			Evidence: evidence("no IP addresses available in range set", "2 FailedCreatePodSandBox event(s) from 1 event object(s) reported by kubelet on 1 node(s), range(s) 10.0.0.1-10.0.0.62")},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Observations() mismatch (-want +got):\n%s", diff)
@@ -717,7 +789,7 @@ func TestEntriesObserveDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Entries.Observe() error: %v", err)
 	}
-	const query = `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`
+	const query = `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" jsonPayload.message:"no IP addresses available in range set" (jsonPayload.source.component="kubelet" OR jsonPayload.reportingComponent="kubelet") timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`
 	at := func(s string) *time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -739,7 +811,7 @@ func TestEntriesObserveDemo(t *testing.T) {
 			Events:     3,
 			Evidence: scanner.Evidence{
 				Source:    "cloud_logging",
-				Summary:   "5 FailedCreatePodSandBox event(s) from 3 event object(s) on 2 node(s), range(s) 10.92.3.1-10.92.3.62, 10.92.7.65-10.92.7.126",
+				Summary:   "5 FailedCreatePodSandBox event(s) from 3 event object(s) reported by kubelet on 2 node(s), range(s) 10.92.3.1-10.92.3.62, 10.92.7.65-10.92.7.126",
 				Count:     5,
 				FirstSeen: at("2026-11-22T16:41:27Z"),
 				LastSeen:  at("2026-11-27T09:05:48Z"),
@@ -754,7 +826,7 @@ func TestEntriesObserveDemo(t *testing.T) {
 			Events:     2,
 			Evidence: scanner.Evidence{
 				Source:    "cloud_logging",
-				Summary:   "3 FailedCreatePodSandBox event(s) from 2 event object(s) on 1 node(s), range(s) 10.8.2.1-10.8.2.254",
+				Summary:   "3 FailedCreatePodSandBox event(s) from 2 event object(s) reported by kubelet on 1 node(s), range(s) 10.8.2.1-10.8.2.254",
 				Count:     3,
 				FirstSeen: at("2026-11-21T05:47:33Z"),
 				LastSeen:  at("2026-11-21T05:49:15Z"),
@@ -769,7 +841,7 @@ func TestEntriesObserveDemo(t *testing.T) {
 			Events:     4,
 			Evidence: scanner.Evidence{
 				Source:    "cloud_logging",
-				Summary:   "8 FailedCreatePodSandBox event(s) from 4 event object(s) on 3 node(s), range(s) 10.60.28.1-10.60.28.254, 10.60.31.1-10.60.31.254, 10.60.40.1-10.60.40.254",
+				Summary:   "8 FailedCreatePodSandBox event(s) from 4 event object(s) reported by kubelet on 3 node(s), range(s) 10.60.28.1-10.60.28.254, 10.60.31.1-10.60.31.254, 10.60.40.1-10.60.40.254",
 				Count:     8,
 				FirstSeen: at("2026-11-24T03:14:07Z"),
 				LastSeen:  at("2026-11-26T00:00:12Z"),

@@ -29,8 +29,10 @@ type logEntry struct {
 			UID string `json:"uid"`
 		} `json:"metadata"`
 		Source struct {
-			Host string `json:"host"`
+			Host      string `json:"host"`
+			Component string `json:"component"`
 		} `json:"source"`
+		ReportingComponent string `json:"reportingComponent"`
 	} `json:"jsonPayload"`
 }
 
@@ -73,6 +75,7 @@ func ParseEntries(name string, data []byte) ([]Entry, error) {
 		if p := le.JSONPayload; p != nil {
 			e.Reason, e.Message, e.Count = p.Reason, p.Message, p.Count
 			e.UID, e.Node = p.Metadata.UID, p.Source.Host
+			e.Component, e.ReportingComponent = p.Source.Component, p.ReportingComponent
 		}
 		out = append(out, e)
 	}

@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	logging "cloud.google.com/go/logging/apiv2"
@@ -26,21 +27,30 @@ func NewLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(2*time.Secon
 // Logging reads symptom events from the Cloud Logging API: one
 // ListLogEntries per symptom and per 100 projects (plus pages of 1,000
 // entries), with an explicit timestamp window, paced by Policy.Limiter.
+//
+// The API denies a whole call (PERMISSION_DENIED or NOT_FOUND) when one
+// project it names may not be read. Such a batch is split in halves until
+// each denied project is alone, so that every other project keeps its
+// evidence: for a batch of n projects of which d are denied, at most
+// 1 + 2·Σ_{k<⌈log₂ n⌉} min(2^k, d) calls (91 for 10 of 100), never more
+// than 2n-1 (every call still waits for Policy.Limiter). A project found
+// denied is recorded once as a scan error and left out of the queries of
+// the next symptoms. Any other error, after the policy's retries, fails
+// Observe: an outage is never reported as a scan without log evidence.
 type Logging struct {
 	Client   *logging.Client
 	Policy   gcpclient.Policy // set Limiter (NewLimiter) to stay under the quota
 	PageSize int              // default and maximum 1000
-	// IsolationCalls bounds the extra calls spent finding which projects of
-	// a denied batch are denied (default 40): a batch is split in halves
-	// until the denied projects are alone, so the others keep their evidence.
-	IsolationCalls int
 	// Progress, when set, is called after each call with the calls so far.
 	Progress func(calls int)
 }
 
 // Observe queries every project of q that is a valid project ID and
 // aggregates the entries exactly as a log file's are. A project whose logs
-// cannot be read is recorded as a scan error; the others are still read.
+// may not be read is recorded as a scan error and the others are still
+// read. Any other API error fails Observe with an error that names Cloud
+// Logging and wraps the API's (gcpclient.Code gives its code); when ctx
+// ends, Observe returns ctx.Err().
 func (l *Logging) Observe(ctx context.Context, q scanner.EvidenceQuery, failed func(scanner.ScanError)) ([]scanner.Observation, error) {
 	var projects []string
 	for _, p := range q.Projects {
@@ -50,15 +60,13 @@ func (l *Logging) Observe(ctx context.Context, q scanner.EvidenceQuery, failed f
 		}
 		projects = append(projects, p)
 	}
-	r := &logRun{l: l, agg: NewAggregator(q.Symptoms, q.Since, q.Until), failed: failed, budget: l.IsolationCalls}
-	if r.budget == 0 {
-		r.budget = 40
-	}
+	r := &logRun{l: l, agg: NewAggregator(q.Symptoms, q.Since, q.Until), failed: failed, denied: map[string]bool{}}
 	for _, s := range q.Symptoms {
 		filter := Filter(s, q.Since, q.Until)
-		for start := 0; start < len(projects); start += MaxResourceNames {
-			batch := projects[start:min(start+MaxResourceNames, len(projects))]
-			if err := r.list(ctx, batch, filter); err != nil {
+		readable := slices.DeleteFunc(slices.Clone(projects), func(p string) bool { return r.denied[p] })
+		for start := 0; start < len(readable); start += MaxResourceNames {
+			batch := readable[start:min(start+MaxResourceNames, len(readable))]
+			if err := r.batch(ctx, batch, filter); err != nil {
 				return nil, err
 			}
 		}
@@ -66,36 +74,99 @@ func (l *Logging) Observe(ctx context.Context, q scanner.EvidenceQuery, failed f
 	return r.agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since, q.Until) }), nil
 }
 
+// denseSplit is the size up to which a part whose two halves are both
+// denied is read one project at a time: with two or more denied projects
+// among so few, splitting further saves no calls.
+const denseSplit = 8
+
 type logRun struct {
 	l      *Logging
 	agg    *Aggregator
 	failed func(scanner.ScanError)
-	budget int
+	denied map[string]bool // projects recorded as denied
 	calls  int
 }
 
-// list reads one batch; a batch denied as a whole is split to isolate the
-// projects that are denied. It returns an error only when ctx ends.
-func (r *logRun) list(ctx context.Context, projects []string, filter string) error {
-	err := r.read(ctx, projects, filter)
+// batch reads one batch of projects, isolating its denied projects.
+func (r *logRun) batch(ctx context.Context, projects []string, filter string) error {
+	denied, err := r.query(ctx, projects, filter)
+	if err != nil || denied == nil {
+		return err
+	}
+	return r.isolate(ctx, projects, filter, denied)
+}
+
+// query reads projects with one query. A query denied as a whole
+// (PERMISSION_DENIED or NOT_FOUND) returns the API's error as denied; err
+// is ctx.Err() once ctx ends, or any other error of the API, wrapped.
+func (r *logRun) query(ctx context.Context, projects []string, filter string) (denied, err error) {
+	err = r.read(ctx, projects, filter)
 	switch {
 	case err == nil:
-		return nil
+		return nil, nil
 	case ctx.Err() != nil:
-		return ctx.Err()
-	case gcpclient.Scoped(err) && len(projects) > 1 && r.budget >= 2:
-		r.budget -= 2
-		half := len(projects) / 2
-		if err := r.list(ctx, projects[:half], filter); err != nil {
+		return nil, ctx.Err()
+	case gcpclient.Scoped(err):
+		return err, nil
+	}
+	return nil, fmt.Errorf("list log entries of %d project(s) with Cloud Logging: %w", len(projects), err)
+}
+
+// isolate reads the projects of a query that was denied (with the error
+// denied) as a whole, splitting them in halves until each denied project
+// is alone. A project is recorded as denied only when a query that named
+// it alone was: when the first half is read, the second half holds the
+// denied projects, and it is split without asking for it whole again.
+func (r *logRun) isolate(ctx context.Context, projects []string, filter string, denied error) error {
+	if len(projects) == 1 {
+		r.deny(projects[0], denied)
+		return nil
+	}
+	half := len(projects) / 2
+	parts := [2]struct {
+		projects []string
+		denied   error
+	}{{projects: projects[:half]}, {projects: projects[half:], denied: denied}}
+	var err error
+	if parts[0].denied, err = r.query(ctx, parts[0].projects, filter); err != nil {
+		return err
+	}
+	if parts[0].denied != nil || len(parts[1].projects) == 1 {
+		if parts[1].denied, err = r.query(ctx, parts[1].projects, filter); err != nil {
 			return err
 		}
-		return r.list(ctx, projects[half:], filter)
 	}
-	for _, p := range projects {
-		r.failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "logging", Code: gcpclient.CodeName(err),
-			Message: fmt.Sprintf("log evidence not read: %s", gcpclient.Message(err))})
+	dense := parts[0].denied != nil && parts[1].denied != nil && len(projects) <= denseSplit
+	for _, part := range parts {
+		switch {
+		case part.denied == nil:
+		case dense && len(part.projects) > 1:
+			for _, p := range part.projects {
+				d, err := r.query(ctx, []string{p}, filter)
+				if err != nil {
+					return err
+				}
+				if d != nil {
+					r.deny(p, d)
+				}
+			}
+		default:
+			if err := r.isolate(ctx, part.projects, filter, part.denied); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// deny records a project whose logs may not be read, once.
+func (r *logRun) deny(p string, err error) {
+	if r.denied[p] {
+		return
+	}
+	r.denied[p] = true
+	r.failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "logging", Code: gcpclient.CodeName(err),
+		Message: fmt.Sprintf("log evidence not read: %s", gcpclient.Message(err))})
 }
 
 // read pages through one query. Entries are only aggregated once the whole
@@ -113,6 +184,9 @@ func (r *logRun) read(ctx context.Context, projects []string, filter string) err
 	var entries []Entry
 	for token := ""; ; {
 		if err := r.l.Policy.Wait(ctx); err != nil {
+			if ctx.Err() == nil { // the limiter's next call is past ctx's deadline
+				err = fmt.Errorf("%w: waiting for the ListLogEntries quota: %v", context.DeadlineExceeded, err)
+			}
 			return err
 		}
 		var page []*loggingpb.LogEntry
@@ -144,6 +218,7 @@ func (r *logRun) read(ctx context.Context, projects []string, filter string) err
 func EntryFromProto(e *loggingpb.LogEntry) Entry {
 	labels := e.GetResource().GetLabels()
 	p := e.GetJsonPayload().GetFields()
+	source := p["source"].GetStructValue().GetFields()
 	return Entry{
 		InsertID:     e.GetInsertId(),
 		Timestamp:    e.GetTimestamp().AsTime(),
@@ -154,7 +229,10 @@ func EntryFromProto(e *loggingpb.LogEntry) Entry {
 		Reason:       p["reason"].GetStringValue(),
 		Message:      p["message"].GetStringValue(),
 		UID:          p["metadata"].GetStructValue().GetFields()["uid"].GetStringValue(),
-		Node:         p["source"].GetStructValue().GetFields()["host"].GetStringValue(),
+		Node:         source["host"].GetStringValue(),
 		Count:        int64(p["count"].GetNumberValue()),
+
+		Component:          source["component"].GetStringValue(),
+		ReportingComponent: p["reportingComponent"].GetStringValue(),
 	}
 }

@@ -54,7 +54,8 @@ type Fleet struct {
 	Projects  []Project              // sorted by ID
 	Clusters  []*containerpb.Cluster // in project order
 	ByProject map[string][]*containerpb.Cluster
-	// Events are FailedCreatePodSandBox events, newest last: for some
+	// Events are FailedCreatePodSandBox events reported by the kubelet
+	// (source.component and reportingComponent), newest last: for some
 	// Dataplane V2 and legacy clusters, a few for clusters that are not in
 	// the fleet, and a few older than a week.
 	Events []*loggingpb.LogEntry
@@ -283,6 +284,9 @@ func (g *gen) events(f *Fleet) []*loggingpb.LogEntry {
 			"metadata":       map[string]any{"uid": uid, "namespace": "default", "name": "web-" + uid[:8]},
 			"involvedObject": map[string]any{"kind": "Pod", "namespace": "default", "name": "web-" + uid[:8]},
 			"source":         map[string]any{"component": "kubelet", "host": node},
+			// The kubelet reports its events under both names, and the
+			// scanner counts only events it reported.
+			"reportingComponent": "kubelet",
 		})
 		out = append(out, &loggingpb.LogEntry{
 			LogName:   "projects/" + project + "/logs/events",

@@ -69,3 +69,22 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("Generate(zero) error = %v", err)
 	}
 }
+
+// Every generated event is reported by the kubelet, as real
+// FailedCreatePodSandBox events are: the scanner counts no other.
+func TestEventsReportedByKubelet(t *testing.T) {
+	f, err := Generate(Options{Clusters: 500, Projects: 50, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Events) == 0 {
+		t.Fatal("no events")
+	}
+	for _, e := range f.Events {
+		p := e.GetJsonPayload().GetFields()
+		component := p["source"].GetStructValue().GetFields()["component"].GetStringValue()
+		if component != "kubelet" || p["reportingComponent"].GetStringValue() != "kubelet" {
+			t.Fatalf("event %s: source.component %q, reportingComponent %q; want kubelet for both", e.GetInsertId(), component, p["reportingComponent"].GetStringValue())
+		}
+	}
+}

@@ -25,9 +25,11 @@
 //     subset of the Logging query language: whitespace-separated terms, all
 //     of which must match (an implicit AND), each one of
 //     log_id("X"), resource.type="X", resource.labels.KEY="X",
-//     jsonPayload.FIELD="X" (case-sensitive equality with a top-level string
-//     field), jsonPayload.FIELD:"X" (case-insensitive substring), and
-//     timestamp>=, <=, > or < "RFC3339". Whitespace may stand around an
+//     jsonPayload.FIELD="X" (case-sensitive equality with a string field;
+//     FIELD may be a dotted path such as source.component),
+//     jsonPayload.FIELD:"X" (case-insensitive substring),
+//     timestamp>=, <=, > or < "RFC3339", and a parenthesized disjunction of
+//     such terms, (TERM OR TERM …). Whitespace may stand around an
 //     operator. Values are double-quoted strings in which \\ and \" are the
 //     only escapes.
 //   - Pagination as the APIs do it: page_size 0 takes the API's default (100,
@@ -51,11 +53,12 @@
 //   - other asset types, content types, read_time or relationship_types in
 //     ListAssets;
 //   - the deprecated project_id and zone fields of ListClusters;
-//   - in Logging filters: AND, OR and NOT, parentheses, negation (-),
-//     global restrictions (a bare word or string), any other field (logName,
-//     severity, labels, textPayload, nested jsonPayload fields, …), any other
-//     operator (!=, =~, !~, or = on timestamp), unquoted values, escapes
-//     other than \\ and \", and functions other than log_id;
+//   - in Logging filters: AND and NOT, OR outside parentheses, nested
+//     parentheses or AND inside them, negation (-), global restrictions (a
+//     bare word or string), any other field (logName, severity, labels,
+//     textPayload, …), any other operator (!=, =~, !~, or = on timestamp),
+//     unquoted values, escapes other than \\ and \", and functions other
+//     than log_id;
 //   - Logging resource names other than projects/P (organizations, folders,
 //     billing accounts, log views) and order_by other than "timestamp asc";
 //   - changes: the fleet is read-only, and nothing is ever created, deleted

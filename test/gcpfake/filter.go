@@ -20,17 +20,19 @@ const (
 	logID         termKind = iota // log_id("X")
 	resourceType                  // resource.type="X"
 	resourceLabel                 // resource.labels.KEY="X"
-	payloadEqual                  // jsonPayload.FIELD="X"
+	payloadEqual                  // jsonPayload.FIELD="X" (FIELD may be a path: source.component)
 	payloadHas                    // jsonPayload.FIELD:"X"
 	timestampCmp                  // timestamp OP "RFC3339"
+	anyOf                         // (TERM OR TERM …)
 )
 
 type term struct {
 	kind  termKind
-	key   string // label key or jsonPayload field
+	key   string // label key or jsonPayload field path
 	op    string // of timestampCmp
 	value string
 	time  time.Time
+	alts  []term // of anyOf
 }
 
 // parseFilter parses the subset of the Logging query language that the
@@ -84,7 +86,7 @@ func (p *parser) skipSpace() bool {
 	return p.i > start
 }
 
-const subset = `gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X") or FIELD OP "VALUE"`
+const subset = `gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`
 
 // term parses one term at p.i, which is not whitespace.
 func (p *parser) term() (term, error) {
@@ -96,8 +98,10 @@ func (p *parser) term() (term, error) {
 			return term{}, err
 		}
 		return term{}, fmt.Errorf("global restriction %q at offset %d is not supported: %s", s, start, subset)
-	case c == '(' || c == ')':
-		return term{}, fmt.Errorf("parenthesis at offset %d is not supported: %s", start, subset)
+	case c == '(':
+		return p.group()
+	case c == ')':
+		return term{}, fmt.Errorf("unmatched ')' at offset %d", start)
 	case c == '-':
 		return term{}, fmt.Errorf("negation at offset %d is not supported: %s", start, subset)
 	case !isIdentStart(c):
@@ -113,7 +117,7 @@ func (p *parser) term() (term, error) {
 	}
 	op := p.op()
 	if op == "" {
-		return term{}, fmt.Errorf("bare word %q at offset %d is not supported (no AND, OR, NOT or global restrictions): %s", field, start, subset)
+		return term{}, fmt.Errorf("bare word %q at offset %d is not supported (no AND, NOT, global restrictions, or OR outside parentheses): %s", field, start, subset)
 	}
 	p.skipSpace()
 	if p.i == len(p.src) || p.src[p.i] != '"' {
@@ -124,6 +128,43 @@ func (p *parser) term() (term, error) {
 		return term{}, err
 	}
 	return makeTerm(field, op, value, start)
+}
+
+// group parses a parenthesized disjunction at p.i, '(': "(" TERM { "OR"
+// TERM } ")", each TERM one that term parses outside parentheses. Nested
+// parentheses, AND and NOT are not supported in it.
+func (p *parser) group() (term, error) {
+	start := p.i
+	p.i++
+	var alts []term
+	for {
+		p.skipSpace()
+		switch {
+		case p.i == len(p.src):
+			return term{}, fmt.Errorf("unclosed parenthesis at offset %d", start)
+		case p.src[p.i] == '(':
+			return term{}, fmt.Errorf("nested parenthesis at offset %d is not supported: %s", p.i, subset)
+		case p.src[p.i] == ')' && len(alts) == 0:
+			return term{}, fmt.Errorf("empty parentheses at offset %d", start)
+		}
+		t, err := p.term()
+		if err != nil {
+			return term{}, err
+		}
+		alts = append(alts, t)
+		p.skipSpace()
+		switch rest := p.src[p.i:]; {
+		case rest == "":
+			return term{}, fmt.Errorf("unclosed parenthesis at offset %d", start)
+		case rest[0] == ')':
+			p.i++
+			return term{kind: anyOf, alts: alts}, nil
+		case strings.HasPrefix(rest, "OR") && (len(rest) == 2 || isSpace(rest[2])):
+			p.i += 2
+		default:
+			return term{}, fmt.Errorf("want OR or ')' at offset %d, found %q: inside parentheses gcpfake supports only terms joined by OR", p.i, p.rest())
+		}
+	}
 }
 
 // fieldPath reads NAME{.NAME}.
@@ -222,12 +263,13 @@ func makeTerm(field, op, value string, at int) (term, error) {
 			return bad()
 		}
 		return term{kind: resourceLabel, key: parts[2], value: value}, nil
-	case len(parts) == 2 && parts[0] == "jsonPayload":
+	case len(parts) >= 2 && parts[0] == "jsonPayload":
+		key := strings.Join(parts[1:], ".")
 		switch op {
 		case "=":
-			return term{kind: payloadEqual, key: parts[1], value: value}, nil
+			return term{kind: payloadEqual, key: key, value: value}, nil
 		case ":":
-			return term{kind: payloadHas, key: parts[1], value: value}, nil
+			return term{kind: payloadHas, key: key, value: value}, nil
 		}
 		return bad()
 	case field == "timestamp":
@@ -270,7 +312,7 @@ func (t term) match(e *loggingpb.LogEntry) bool {
 		v, ok := e.GetResource().GetLabels()[t.key]
 		return ok && v == t.value
 	case payloadEqual, payloadHas:
-		sv, ok := e.GetJsonPayload().GetFields()[t.key].GetKind().(*structpb.Value_StringValue)
+		sv, ok := payloadField(e, t.key).GetKind().(*structpb.Value_StringValue)
 		if !ok {
 			return false
 		}
@@ -293,6 +335,22 @@ func (t term) match(e *loggingpb.LogEntry) bool {
 		case "<":
 			return c < 0
 		}
+	case anyOf:
+		for _, a := range t.alts {
+			if a.match(e) {
+				return true
+			}
+		}
 	}
 	return false
+}
+
+// payloadField is the jsonPayload value at a dotted path, or nil.
+func payloadField(e *loggingpb.LogEntry, path string) *structpb.Value {
+	fields := e.GetJsonPayload().GetFields()
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		fields = fields[k].GetStructValue().GetFields()
+	}
+	return fields[keys[len(keys)-1]]
 }

@@ -473,7 +473,8 @@ func TestResourceManagerWalk(t *testing.T) {
 // ipamFilter is the filter that the scanner sends.
 func ipamFilter(since time.Time) string {
 	return `log_id("events") resource.type="k8s_pod" jsonPayload.reason="FailedCreatePodSandBox" ` +
-		`jsonPayload.message:"no IP addresses available in range set" timestamp>="` + since.Format(time.RFC3339) + `"`
+		`jsonPayload.message:"no IP addresses available in range set" ` +
+		`(jsonPayload.source.component="kubelet" OR jsonPayload.reportingComponent="kubelet") timestamp>="` + since.Format(time.RFC3339) + `"`
 }
 
 func listEntries(t *testing.T, c *logging.Client, req *loggingpb.ListLogEntriesRequest, size int) ([]*loggingpb.LogEntry, error) {
@@ -613,6 +614,49 @@ func TestListLogEntriesEscapes(t *testing.T) {
 	}
 }
 
+// The scanner's kubelet condition, a parenthesized OR over nested
+// jsonPayload fields, leaves out the events that another component wrote.
+func TestListLogEntriesReporter(t *testing.T) {
+	f := smallFleet(t)
+	e := f.Events[len(f.Events)-1]
+	project := e.GetResource().GetLabels()["project_id"]
+	for _, tc := range []struct {
+		id     string
+		fields map[string]any
+	}{
+		{"both", map[string]any{"source": map[string]any{"component": "kubelet", "host": "n1"}, "reportingComponent": "kubelet"}},
+		{"attacker", map[string]any{"source": map[string]any{"component": "attacker", "host": "n1"}}},
+		{"no-component", map[string]any{"source": map[string]any{"host": "n1"}}},
+		{"source-only", map[string]any{"source": map[string]any{"component": "kubelet"}}},
+		{"reporting-only", map[string]any{"reportingComponent": "kubelet"}},
+		{"reporting-attacker", map[string]any{"reportingComponent": "attacker", "source": map[string]any{"component": "kubectl"}}},
+	} {
+		payload := proto.Clone(e.GetJsonPayload()).(*structpb.Struct)
+		delete(payload.Fields, "source")
+		delete(payload.Fields, "reportingComponent")
+		for k, v := range tc.fields {
+			pv, err := structpb.NewValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload.Fields[k] = pv
+		}
+		forged := proto.Clone(e).(*loggingpb.LogEntry)
+		forged.InsertId = tc.id
+		forged.Timestamp = timestamppb.New(f.Now) // after every generated event
+		forged.Payload = &loggingpb.LogEntry_JsonPayload{JsonPayload: payload}
+		f.Events = append(f.Events, forged)
+	}
+	c := connect(t, start(t, f, gcpfake.Options{}))
+	got, err := listEntries(t, c.logging, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + project}, Filter: ipamFilter(f.Now)}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := gocmp.Diff([]string{"both", "source-only", "reporting-only"}, insertIDs(got)); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}
+
 func TestListLogEntriesErrors(t *testing.T) {
 	f := smallFleet(t)
 	c := connect(t, start(t, f, gcpfake.Options{}))
@@ -628,9 +672,9 @@ func TestListLogEntriesErrors(t *testing.T) {
 		msg  string
 	}{
 		{"injection", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x" OR logName:"y"`}, codes.InvalidArgument,
-			`invalid filter: bare word "OR" at offset 23 is not supported (no AND, OR, NOT or global restrictions): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X") or FIELD OP "VALUE"`},
+			`invalid filter: bare word "OR" at offset 23 is not supported (no AND, NOT, global restrictions, or OR outside parentheses): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`},
 		{"quote breakout", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x\\" OR "y"`}, codes.InvalidArgument,
-			`invalid filter: bare word "OR" at offset 25 is not supported (no AND, OR, NOT or global restrictions): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X") or FIELD OP "VALUE"`},
+			`invalid filter: bare word "OR" at offset 25 is not supported (no AND, NOT, global restrictions, or OR outside parentheses): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`},
 		{"unterminated", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x\"`}, codes.InvalidArgument,
 			"invalid filter: unterminated string starting at offset 19"},
 		{"unknown field", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `severity>="WARNING"`}, codes.InvalidArgument,
