@@ -53,6 +53,7 @@ resource "google_cloudfunctions2_function" "scanner" {
       FLEETSCAN_LOOKBACK          = var.lookback
       FLEETSCAN_SHARD_SIZE        = tostring(var.shard_size)
       FLEETSCAN_MAX_EVENT_AGE     = var.max_event_age
+      FLEETSCAN_API_TIMEOUT       = var.api_timeout
       FLEETSCAN_API_ENDPOINTS     = var.api_endpoints
     }
   }

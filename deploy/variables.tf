@@ -94,6 +94,12 @@ variable "shard_size" {
   }
 }
 
+variable "api_timeout" {
+  type        = string
+  description = "Deadline of one Google Cloud API call, retries included (a Go duration from 1s to 5m); an API down for longer fails the scan, which Pub/Sub redelivers."
+  default     = "60s"
+}
+
 variable "max_event_age" {
   type        = string
   description = "Events older than this are dropped with a log line (a Go duration)."

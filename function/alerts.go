@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
 
 	"github.com/fleetscan/fleetscan/scanner"
 )
@@ -80,13 +82,24 @@ func Transitions(prev, cur map[string]scanner.Finding) []Alert {
 }
 
 // projectState is one object of the alert state: a project's findings as
-// of the last scan that changed them, and the alerts of that scan until
-// they are confirmed published (an outbox).
+// of the last scan that changed them, the alerts not yet confirmed
+// published (an outbox), and who is publishing them (a claim).
 type projectState struct {
 	ScanID    string                     `json:"scan_id"`
 	ScannedAt time.Time                  `json:"scanned_at"`
 	Findings  map[string]scanner.Finding `json:"findings"`
 	Outbox    []Alert                    `json:"outbox,omitempty"`
+	Claim     *claim                     `json:"claim,omitempty"`
+}
+
+// claim is a delivery's lease on publishing the outbox. It is written with
+// the same generation precondition as the rest of the state, so only one
+// delivery holds a live claim; one that finds another's live claim backs
+// off (Pub/Sub redelivers later), and an expired claim (its holder died)
+// is taken over.
+type claim struct {
+	Owner   string    `json:"owner"`
+	Expires time.Time `json:"expires"`
 }
 
 // alerter keeps the alert state in Cloud Storage, one object per scope and
@@ -96,14 +109,54 @@ type alerter struct {
 	bucket *storage.BucketHandle
 	pub    *pubsub.Publisher
 	log    *slog.Logger
+	now    func() time.Time
+	// lease is how long a claim lasts: longer than publishTimeout, so a
+	// claim never expires while its holder can still be publishing.
+	lease          time.Duration
+	publishTimeout time.Duration
+}
+
+// Defaults of the alerter's lease and publish deadline.
+const (
+	defaultLease          = 2 * time.Minute
+	defaultPublishTimeout = time.Minute
+)
+
+// statePrefix is the folder of a scope's alert state objects.
+func statePrefix(scope scanner.Scope) string {
+	return "alert-state/" + scope.Kind + "/" + scope.ID + "/"
 }
 
 func stateObject(scope scanner.Scope, project string) string {
-	return "alert-state/" + scope.Kind + "/" + scope.ID + "/" + project + ".json"
+	return statePrefix(scope) + project + ".json"
 }
 
-// errConflict: the object changed since it was read.
-var errConflict = errors.New("alert state changed concurrently")
+// projectsWithState lists the projects that have alert state in scope.
+func (a *alerter) projectsWithState(ctx context.Context, scope scanner.Scope) ([]string, error) {
+	prefix := statePrefix(scope)
+	var out []string
+	it := a.bucket.Objects(ctx, &storage.Query{Prefix: prefix})
+	for {
+		o, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list alert state: %w", err)
+		}
+		p, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, prefix), ".json")
+		if ok && !strings.Contains(p, "/") {
+			out = append(out, p)
+		}
+	}
+}
+
+var (
+	// errConflict: the object changed since it was read.
+	errConflict = errors.New("alert state changed concurrently")
+	// errClaimed: another delivery is publishing this project's alerts.
+	errClaimed = errors.New("another delivery is publishing these alerts")
+)
 
 func (a *alerter) read(ctx context.Context, name string) (projectState, int64, error) {
 	r, err := a.bucket.Object(name).NewReader(ctx)
@@ -155,57 +208,78 @@ func (a *alerter) write(ctx context.Context, name string, st projectState, gen i
 	return w.Attrs().Generation, nil
 }
 
-// project applies one project's current findings: it computes the
-// transitions against the stored state, stores the new state with the
-// transitions as its outbox, publishes them, then clears the outbox. A
-// redelivered scan finds its own scan_id stored and publishes only what is
-// still in the outbox, so subscribers get no duplicates; an older scan that
-// arrives late changes nothing.
-func (a *alerter) project(ctx context.Context, scope scanner.Scope, project string, cur map[string]scanner.Finding, scanID string, scannedAt time.Time, dryRun bool) ([]Alert, error) {
+// project applies one project's current findings. It computes the
+// transitions against the stored state and stores the new state with the
+// transitions in its outbox and its own claim, in one conditional write;
+// then it publishes the outbox and clears outbox and claim.
+//
+// A redelivered scan finds its own scan_id stored and publishes only what
+// is still in the outbox, and only if no other delivery holds a live claim
+// (then errClaimed: retry later), so subscribers get each transition once.
+// An older scan that arrives late changes nothing. A newer scan keeps an
+// older scan's unpublished alerts in the outbox, ahead of its own.
+func (a *alerter) project(ctx context.Context, scope scanner.Scope, project string, cur map[string]scanner.Finding, scanID string, scannedAt time.Time, owner string, dryRun bool) ([]Alert, error) {
 	name := stateObject(scope, project)
 	for range 5 {
 		st, gen, err := a.read(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		var alerts []Alert
+		now := a.now()
+		claimedByOther := st.Claim != nil && st.Claim.Owner != owner && st.Claim.Expires.After(now) && len(st.Outbox) > 0
+		var fresh []Alert // this scan's transitions
 		switch {
 		case st.ScanID == scanID:
-			alerts = st.Outbox
+			if len(st.Outbox) == 0 {
+				return nil, nil // published already
+			}
 		case st.ScannedAt.After(scannedAt):
 			a.log.Info("older scan; alert state kept", "project_id", project, "scan_id", scanID, "state_scan_id", st.ScanID)
 			return nil, nil
 		default:
-			alerts = Transitions(st.Findings, cur)
-			if len(alerts) == 0 || dryRun {
-				return alerts, nil
+			fresh = Transitions(st.Findings, cur)
+			if dryRun || (len(fresh) == 0 && len(st.Outbox) == 0) {
+				return fresh, nil
 			}
-			st = projectState{ScanID: scanID, ScannedAt: scannedAt, Findings: cur, Outbox: alerts}
-			gen, err = a.write(ctx, name, st, gen)
-			if errors.Is(err, errConflict) {
-				continue
+			if claimedByOther {
+				break // the outbox is being published: come back after it
 			}
-			if err != nil {
-				return nil, err
-			}
+			st = projectState{ScanID: scanID, ScannedAt: scannedAt, Findings: cur, Outbox: append(st.Outbox, fresh...)}
 		}
-		if len(alerts) == 0 || dryRun {
+		if dryRun {
 			return nil, nil
 		}
-		if err := a.publish(ctx, alerts); err != nil {
+		if claimedByOther {
+			return nil, fmt.Errorf("%s: %w until %s", name, errClaimed, st.Claim.Expires.UTC().Format(time.RFC3339))
+		}
+		if st.Claim != nil && st.Claim.Owner != owner {
+			a.log.Warn("expired alert claim taken over", "project_id", project, "scan_id", scanID, "previous_owner", st.Claim.Owner)
+		}
+		st.Claim = &claim{Owner: owner, Expires: now.Add(a.lease)}
+		gen, err = a.write(ctx, name, st, gen)
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
-		st.Outbox = nil
-		if _, err := a.write(ctx, name, st, gen); err != nil && !errors.Is(err, errConflict) {
-			// The alerts are out; a stale outbox only risks a repeat on redelivery.
+		if err := a.publish(ctx, st.Outbox); err != nil {
+			return nil, err // the claim expires; a redelivery publishes the outbox
+		}
+		out := st.Outbox
+		st.Outbox, st.Claim = nil, nil
+		if _, err := a.write(ctx, name, st, gen); err != nil {
+			// The alerts are out; a stale outbox only risks a repeat once the claim expires.
 			a.log.Warn("alert outbox not cleared", "project_id", project, "error", err.Error())
 		}
-		return alerts, nil
+		return out, nil
 	}
 	return nil, fmt.Errorf("%s: %w five times", name, errConflict)
 }
 
 func (a *alerter) publish(ctx context.Context, alerts []Alert) error {
+	ctx, cancel := context.WithTimeout(ctx, a.publishTimeout)
+	defer cancel()
 	results := make([]*pubsub.PublishResult, len(alerts))
 	for i, al := range alerts {
 		results[i] = a.pub.Publish(ctx, al.Message())

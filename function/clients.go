@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/bigquery"
@@ -37,7 +38,9 @@ type clients struct {
 	requests *pubsub.Publisher
 	alerter  *alerter
 	writer   *schema.Writer
-	ensured  bool // the dataset, tables and views exist
+
+	ensureMu sync.Mutex // concurrent events of one instance share the clients
+	ensured  bool       // the dataset, tables and views exist
 }
 
 func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error) {
@@ -74,7 +77,8 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	}
 	c.bucket = gcs.Bucket(cfg.StateBucket)
 	c.requests = ps.Publisher(cfg.RequestTopic)
-	c.alerter = &alerter{bucket: c.bucket, pub: ps.Publisher(cfg.AlertTopic), log: f.log}
+	c.alerter = &alerter{bucket: c.bucket, pub: ps.Publisher(cfg.AlertTopic), log: f.log, now: f.now,
+		lease: defaultLease, publishTimeout: defaultPublishTimeout}
 	c.writer = &schema.Writer{Client: bq, Dataset: cfg.BigQueryDataset, Location: cfg.BigQueryLocation}
 	f.clients = c
 	return c, nil
@@ -82,6 +86,8 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 
 // ensure creates the BigQuery dataset, tables and views once per instance.
 func (c *clients) ensure(ctx context.Context, _ Config) error {
+	c.ensureMu.Lock()
+	defer c.ensureMu.Unlock()
 	if c.ensured {
 		return nil
 	}
@@ -92,9 +98,9 @@ func (c *clients) ensure(ctx context.Context, _ Config) error {
 	return nil
 }
 
-func (c *clients) containerAPI(scope scanner.Scope, projects []string) *discovery.ContainerAPI {
+func (c *clients) containerAPI(scope scanner.Scope, projects []string, p gcpclient.Policy) *discovery.ContainerAPI {
 	return &discovery.ContainerAPI{Clusters: c.cluster, Projects: c.projects, Folders: c.folders,
-		Scope: scope, ProjectIDs: projects, Policy: gcpclient.DefaultPolicy}
+		Scope: scope, ProjectIDs: projects, Policy: p}
 }
 
 func projectOfTopic(topic string) string {

@@ -32,12 +32,13 @@ const (
 	EnvLookback         = "FLEETSCAN_LOOKBACK"          // log evidence window; default 168h
 	EnvShardSize        = "FLEETSCAN_SHARD_SIZE"        // projects per shard; 0 never fans out; default 500
 	EnvMaxEventAge      = "FLEETSCAN_MAX_EVENT_AGE"     // older events are dropped; default 12h
+	EnvAPITimeout       = "FLEETSCAN_API_TIMEOUT"       // deadline of one API call, its retries included; default 60s
 	EnvEndpoints        = gcpclient.EnvEndpoints        // endpoint overrides
 )
 
 // EnvVars lists every variable the function reads.
 var EnvVars = []string{EnvScope, EnvBigQuery, EnvBigQueryLocation, EnvRequestTopic, EnvAlertTopic, EnvStateBucket,
-	EnvDiscovery, EnvLookback, EnvShardSize, EnvMaxEventAge, EnvEndpoints}
+	EnvDiscovery, EnvLookback, EnvShardSize, EnvMaxEventAge, EnvAPITimeout, EnvEndpoints}
 
 // Config is the function's configuration.
 type Config struct {
@@ -52,7 +53,11 @@ type Config struct {
 	Lookback         time.Duration
 	ShardSize        int
 	MaxEventAge      time.Duration
-	Endpoints        gcpclient.Endpoints
+	// Policy times out and retries every GCP call; its Timeout is
+	// FLEETSCAN_API_TIMEOUT, so an API that stays down fails the scan
+	// within it.
+	Policy    gcpclient.Policy
+	Endpoints gcpclient.Endpoints
 }
 
 var (
@@ -73,6 +78,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Lookback:         scanner.DefaultLookback,
 		ShardSize:        500,
 		MaxEventAge:      12 * time.Hour,
+		Policy:           gcpclient.DefaultPolicy,
 	}
 	if v := getenv(EnvScope); v != "" {
 		s, err := scanner.ParseScope(v)
@@ -138,6 +144,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad(EnvMaxEventAge, "%q is not a positive duration such as 12h", v)
 		}
 		c.MaxEventAge = d
+	}
+	if v := getenv(EnvAPITimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 5*time.Minute {
+			bad(EnvAPITimeout, "%q is not a duration from 1s to 5m such as 60s", v)
+		}
+		c.Policy.Timeout = d
 	}
 	ep, err := gcpclient.ParseEndpoints(getenv(EnvEndpoints))
 	if err != nil {

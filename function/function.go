@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,15 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/storage"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"google.golang.org/api/iterator"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
@@ -29,6 +28,10 @@ import (
 // scanBudget keeps a scan inside the 540 s limit of an event-driven
 // function, with room to write and alert.
 const scanBudget = 480 * time.Second
+
+// maxClockSkew is how far in the future a shard's started_at may be: the
+// instance that planned it may run a little ahead of this one.
+const maxClockSkew = time.Minute
 
 // Function handles ScanFleet events. Its clients are created on the first
 // event an instance gets and reused after; a failure to create them is
@@ -95,11 +98,18 @@ func (f *Function) ScanFleet(ctx context.Context, e event.Event) error {
 	}
 	if w.shard != nil {
 		s := w.shard
+		// started_at becomes scanned_at of every row and orders alert
+		// state: one from the future would freeze a project's alerts.
+		if now := f.now(); s.Started.Before(now.Add(-cfg.MaxEventAge)) || s.Started.After(now.Add(maxClockSkew)) {
+			log.Error("message acknowledged without scanning", "reason", fmt.Sprintf("%v: shard started_at %s is not within %s before now (%s)",
+				errBadMessage, s.Started.UTC().Format(time.RFC3339), cfg.MaxEventAge, now.UTC().Format(time.RFC3339)))
+			return nil
+		}
 		return f.scan(ctx, log, c, cfg, w, s.ScanID, s.Started, s.Shard, s.Shards, s.Projects)
 	}
 	scanID := scanIDFor(e, started)
 	if cfg.ShardSize > 0 && w.scope.Kind != "projects" {
-		projects, err := c.containerAPI(w.scope, nil).ListProjects(ctx, func(se scanner.ScanError) {
+		projects, err := c.containerAPI(w.scope, nil, cfg.Policy).ListProjects(ctx, func(se scanner.ScanError) {
 			log.Warn("part of the scope not listed", "resource", se.Resource, "code", se.Code, "error", se.Message)
 		})
 		if err != nil {
@@ -179,13 +189,13 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	var src scanner.Source
 	switch {
 	case projects != nil:
-		src = c.containerAPI(w.scope, projects)
+		src = c.containerAPI(w.scope, projects, cfg.Policy)
 	case cfg.Discovery == discovery.ModeContainerAPI:
-		src = c.containerAPI(w.scope, nil)
+		src = c.containerAPI(w.scope, nil, cfg.Policy)
 	default:
-		src = &discovery.AssetInventory{Client: c.asset, Scope: w.scope, Policy: gcpclient.DefaultPolicy}
+		src = &discovery.AssetInventory{Client: c.asset, Scope: w.scope, Policy: cfg.Policy}
 	}
-	lp := gcpclient.DefaultPolicy
+	lp := cfg.Policy
 	lp.Limiter = c.limiter
 	res, err := scanner.Scan(sctx, scanner.Options{
 		Catalog: c.catalog, Source: src, Evidence: &evidence.Logging{Client: c.logging, Policy: lp},
@@ -215,8 +225,14 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 		byProject[fd.ProjectID][fd.FindingKey] = fd
 	}
 	counts := map[string]int{}
+	owner := newOwner()
+	var claimed []error
 	for _, p := range alertProjects {
-		alerts, err := c.alerter.project(ctx, w.scope, p, byProject[p], scanID, started, w.dryRun)
+		alerts, err := c.alerter.project(ctx, w.scope, p, byProject[p], scanID, started, owner, w.dryRun)
+		if errors.Is(err, errClaimed) {
+			claimed = append(claimed, err) // the other projects' alerts go out now
+			continue
+		}
 		if err != nil {
 			return f.failed(log, "alerts", err)
 		}
@@ -227,6 +243,11 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 					"cluster", a.Finding.Cluster, "node_pool", a.Finding.NodePool, "status", string(a.Finding.Status))
 			}
 		}
+	}
+	if len(claimed) > 0 {
+		log.Warn("alerts of some projects are being published by another delivery; Pub/Sub will redeliver",
+			"projects", len(claimed), "error", claimed[0].Error())
+		return fmt.Errorf("alerts of %d project(s) not published yet: %w", len(claimed), errors.Join(claimed...))
 	}
 	s := res.Summary
 	msg := "scan complete"
@@ -246,40 +267,40 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 
 // alertProjects are the projects whose transitions a scan decides: the
 // shard's projects, or, for a whole scope, those with clusters now and
-// those with alert state from before (their clusters may be gone), minus
-// any project the scan could not read completely.
+// those with alert state from before (their clusters may be gone); of
+// those, only the ones the scan read completely (Result.Complete), so a
+// project under a folder that could not be listed keeps its state.
 func (f *Function) alertProjects(ctx context.Context, c *clients, scope scanner.Scope, res *scanner.Result, shard []string) ([]string, error) {
 	set := map[string]bool{}
-	if shard != nil {
-		for _, p := range shard {
-			set[p] = true
-		}
-	} else {
+	for _, p := range shard {
+		set[p] = true
+	}
+	if shard == nil {
 		for _, cl := range res.Clusters {
 			set[cl.ProjectID] = true
 		}
-		prefix := stateObject(scope, "")
-		it := c.bucket.Objects(ctx, &storage.Query{Prefix: prefix})
-		for {
-			o, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("list alert state: %w", err)
-			}
-			set[strings.TrimSuffix(strings.TrimPrefix(o.Name, prefix), ".json")] = true
+		known, err := c.alerter.projectsWithState(ctx, scope)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range known {
+			set[p] = true
 		}
 	}
-	for _, e := range res.Errors {
-		delete(set, e.ProjectID)
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(set)) {
+		if res.Complete(p) {
+			out = append(out, p)
+		}
 	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	slices.Sort(out)
 	return out, nil
+}
+
+// newOwner names one delivery in the claims it writes.
+func newOwner() string {
+	b := make([]byte, 8)
+	rand.Read(b) // never fails
+	return hex.EncodeToString(b)
 }
 
 func diffCounts(before, after map[string]int) map[string]int {

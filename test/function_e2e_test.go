@@ -197,7 +197,13 @@ func TestFunctionTransientErrors(t *testing.T) {
 	s := newStack(t, "")
 	s.serve(f, gcpfake.Options{TransientRate: 0.2, Seed: 9}, "FLEETSCAN_SHARD_SIZE=0")
 	s.publish(`{"scope": "` + f.Org + `"}`)
-	s.deliver()
+	// Every fault is retried inside the one delivery: it succeeds at once.
+	if d := s.deliver(); len(d) != 1 || d[0].status != 200 {
+		t.Fatalf("deliveries = %+v, want one with status 200\n%s", d, s.fn.log())
+	}
+	if n := len(s.fn.logLines("scan failed; Pub/Sub will redeliver")); n != 0 {
+		t.Errorf("%d failed scans logged", n)
+	}
 	if diff := cmp.Diff(findingKeys(want.Findings), stripScan(s.viewKeys())); diff != "" {
 		t.Errorf("findings with faults (-clean +faults):\n%s\n%s", diff, s.fn.log())
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -183,6 +184,13 @@ func (s *stack) serve(f *fleetgen.Fleet, opt gcpfake.Options, env ...string) {
 	if s.fn != nil {
 		s.fn.stop()
 	}
+	s.fn = startFunction(s.t, s.startGCP(f, opt, env...))
+}
+
+// startGCP (re)starts the GCP API fakes on fleet and returns the
+// function's environment: every service pointed at its fake, then env.
+func (s *stack) startGCP(f *fleetgen.Fleet, opt gcpfake.Options, env ...string) []string {
+	s.t.Helper()
 	gcp, err := gcpfake.Start(f, opt)
 	if err != nil {
 		s.t.Fatal(err)
@@ -192,14 +200,14 @@ func (s *stack) serve(f *fleetgen.Fleet, opt gcpfake.Options, env ...string) {
 	hostport := func(u string) string { return strings.TrimPrefix(u, "http://") }
 	endpoints := fmt.Sprintf("asset=%[1]s,container=%[1]s,resourcemanager=%[1]s,logging=%[1]s,bigquery=%s,storage=%s,pubsub=%s",
 		gcp.Addr(), hostport(s.bq.URL()), hostport(s.gcs.URL()), s.psAddr)
-	s.fn = startFunction(s.t, append([]string{
+	return append([]string{
 		"FLEETSCAN_SCOPE=" + f.Org,
 		"FLEETSCAN_BIGQUERY=" + gcpProject + "." + bqDataset,
 		"FLEETSCAN_REQUEST_TOPIC=" + requestTopic,
 		"FLEETSCAN_ALERT_TOPIC=" + alertTopic,
 		"FLEETSCAN_STATE_BUCKET=" + bucket,
 		"FLEETSCAN_API_ENDPOINTS=" + endpoints,
-	}, env...))
+	}, env...)
 }
 
 // fnProcess is the built function running on 127.0.0.1, its log captured.
@@ -304,7 +312,7 @@ type delivered struct {
 // while a message is handled, cancels the pull.
 func (s *stack) receiveUntilQuiet(subscription string, quiet time.Duration, handle func(*pubsub.Message)) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(s.t.Context(), 5*time.Minute) // and never past the test
 	defer cancel()
 	var mu sync.Mutex
 	inFlight := 0
@@ -337,6 +345,7 @@ func (s *stack) deliver() []delivered {
 	var (
 		mu       sync.Mutex
 		out      []delivered
+		errs     []error
 		attempts = map[string]int{}
 	)
 	s.receiveUntilQuiet(requestSub, 1500*time.Millisecond, func(m *pubsub.Message) {
@@ -349,7 +358,7 @@ func (s *stack) deliver() []delivered {
 			return
 		}
 		body, header := cloudEvent(m, mode)
-		status := s.post(body, header)
+		status, err := s.tryPost(body, header)
 		if status/100 == 2 {
 			m.Ack()
 		} else {
@@ -357,30 +366,47 @@ func (s *stack) deliver() []delivered {
 		}
 		mu.Lock()
 		out = append(out, delivered{id: m.ID, status: status, event: body, header: header})
+		if err != nil {
+			errs = append(errs, err)
+		}
 		mu.Unlock()
 	})
+	if err := errors.Join(errs...); err != nil {
+		s.t.Fatalf("%v\n%s", err, s.fn.log())
+	}
 	return out
 }
 
+// post delivers one request to the function and returns its HTTP status;
+// on the test goroutine only.
 func (s *stack) post(body []byte, header http.Header) int {
 	s.t.Helper()
+	status, err := s.tryPost(body, header)
+	if err != nil {
+		s.t.Fatalf("%v\n%s", err, s.fn.log())
+	}
+	return status
+}
+
+// tryPost is post for any goroutine: it reports instead of failing.
+func (s *stack) tryPost(body []byte, header http.Header) (int, error) {
 	url := s.fn.url
 	if p := header.Get("X-Test-Path"); p != "" { // a push subscription's endpoint path
 		url += p
 	}
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		s.t.Fatal(err)
+		return 0, err
 	}
 	req.Header = header.Clone()
 	req.Header.Del("X-Test-Path")
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
-		s.t.Fatalf("POST to the function: %v\n%s", err, s.fn.log())
+		return 0, fmt.Errorf("POST to the function: %w", err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 // Delivery modes: a CloudEvent in binary or structured mode (Eventarc), or

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,6 +244,17 @@ func TestPermissionDenied(t *testing.T) {
 			if diff := cmp.Diff(keep(want.Findings), keep(got.Findings)); diff != "" {
 				t.Errorf("findings of the other projects (-offline +live):\n%s", diff)
 			}
+			for _, p := range f.Projects {
+				if got.Complete(p.ID) != (deny[p.ID] == 0) {
+					t.Errorf("Complete(%s) = %v, want %v", p.ID, got.Complete(p.ID), deny[p.ID] == 0)
+				}
+			}
+			// The project list was read whole: a project not in it is out of
+			// the scope (container-api), or the scope listed has no cluster of
+			// it (asset-inventory); either way its old findings are resolved.
+			if !got.Complete("gone-project") {
+				t.Errorf("Complete(a project not in the scope) = false after a whole listing")
+			}
 		})
 	}
 }
@@ -276,6 +289,16 @@ func TestDeniedFolder(t *testing.T) {
 	}
 	if got.Summary.Clusters == 0 || got.Summary.Clusters >= len(f.Clusters) {
 		t.Errorf("clusters scanned = %d of %d, want some but not all", got.Summary.Clusters, len(f.Clusters))
+	}
+	// Only the projects that were listed are complete: one under the folder
+	// may have lost every cluster, or none; the scan cannot tell.
+	for _, p := range f.Projects {
+		if got.Complete(p.ID) == under[p.ID] {
+			t.Errorf("Complete(%s) = %v, want %v (under the denied folder: %v)", p.ID, got.Complete(p.ID), !under[p.ID], under[p.ID])
+		}
+	}
+	if got.Complete("gone-project") {
+		t.Errorf("Complete(a project not listed) = true with a folder unread")
 	}
 }
 
@@ -395,4 +418,43 @@ func projectsUnder(f *fleetgen.Fleet, folder string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// An API that dies mid-scan fails the scan, naming the API, in every
+// discovery mode and for Logging: never a smaller fleet or AFFECTED in
+// place of OBSERVED reported as a clean result.
+func TestOutageFailsScan(t *testing.T) {
+	f := generate(t, 200, 60)
+	for _, tc := range []struct {
+		mode, method string
+		after        int // calls of method before the server stops
+		api          string
+	}{
+		{discovery.ModeAssetInventory, "asset.ListAssets", 1, "Cloud Asset Inventory"},
+		{discovery.ModeContainerAPI, "resourcemanager.ListProjects", 2, "Resource Manager"},
+		{discovery.ModeContainerAPI, "container.ListClusters", 20, "Container API"},
+		{discovery.ModeAssetInventory, "logging.ListLogEntries", 1, "Cloud Logging"},
+	} {
+		t.Run(tc.mode+" "+tc.method, func(t *testing.T) {
+			var srv atomic.Pointer[gcpfake.Server]
+			// The latency keeps the call in flight while the server stops.
+			l := startLive(t, f, gcpfake.Options{Latency: 20 * time.Millisecond, OnCall: func(method string, n int) {
+				if method == tc.method && n == tc.after {
+					go srv.Load().Close() // not from the call itself: Close waits for its handler
+				}
+			}})
+			srv.Store(l.srv)
+			res, err := l.scan(t.Context(), t, f, tc.mode)
+			if err == nil {
+				t.Fatalf("scan succeeded with %d clusters, %d findings, %d errors; want the outage to fail it",
+					res.Summary.Clusters, res.Summary.Findings, len(res.Errors))
+			}
+			if !strings.Contains(err.Error(), tc.api) {
+				t.Errorf("error %q does not name %s", err, tc.api)
+			}
+			if c := gcpclient.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
+				t.Errorf("error code = %v, want UNAVAILABLE or DEADLINE_EXCEEDED: %v", c, err)
+			}
+		})
+	}
 }

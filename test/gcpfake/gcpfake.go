@@ -42,6 +42,10 @@ type Options struct {
 	// organization ("organizations/N") to the code of every call that names
 	// it, e.g. codes.PermissionDenied or codes.NotFound.
 	Deny map[string]codes.Code
+	// OnCall, when set, is called as each call arrives (before latency and
+	// faults) with its method key, e.g. "container.ListClusters", and that
+	// method's count so far; a test stops the server from it mid-scan.
+	OnCall func(method string, n int)
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -181,7 +185,9 @@ func methodKey(full string) string {
 // failures.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	s.mu.Lock()
-	s.calls[methodKey(info.FullMethod)]++
+	key := methodKey(info.FullMethod)
+	s.calls[key]++
+	n := s.calls[key]
 	if r, ok := req.(*loggingpb.ListLogEntriesRequest); ok {
 		s.filters = append(s.filters, r.GetFilter())
 	}
@@ -194,6 +200,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		s.failures++
 	}
 	s.mu.Unlock()
+	if s.opt.OnCall != nil {
+		s.opt.OnCall(key, n)
+	}
 	if s.opt.Latency > 0 {
 		t := time.NewTimer(s.opt.Latency)
 		select {
