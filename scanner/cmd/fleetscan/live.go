@@ -32,6 +32,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 		return nil, fmt.Errorf("create the %s client: %w (credentials come from Application Default Credentials: run gcloud auth application-default login)", api, err)
 	}
 	policy := gcpclient.DefaultPolicy
+	policy.Timeout = o.apiTimeout
 
 	switch o.discovery {
 	case discovery.ModeAssetInventory:

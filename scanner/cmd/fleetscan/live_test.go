@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +73,47 @@ func TestLiveCLI(t *testing.T) {
 			t.Errorf("--no-logs made %d Logging calls", n)
 		}
 	})
+}
+
+// An API that dies mid-scan ends the CLI with exit 1 and an error naming
+// the API, within --api-timeout, instead of a smaller fleet and exit 0.
+func TestLiveCLIOutage(t *testing.T) {
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 60, Projects: 20, Seed: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method string
+		args   []string
+		want   string
+	}{
+		{"container.ListClusters", []string{"--discovery", "container-api", "--no-logs"}, "with the Container API: "},
+		{"logging.ListLogEntries", nil, "with Cloud Logging: "},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			var srv atomic.Pointer[gcpfake.Server]
+			s, err := gcpfake.Start(fleet, gcpfake.Options{Latency: 20 * time.Millisecond, OnCall: func(method string, n int) {
+				if method == tc.method && n == 1 {
+					go srv.Load().Close()
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Store(s)
+			t.Cleanup(s.Close)
+			a := s.Addr()
+			t.Setenv("FLEETSCAN_API_ENDPOINTS", "asset="+a+",container="+a+",resourcemanager="+a+",logging="+a)
+			args := append([]string{"scan", "--organization", strings.TrimPrefix(fleet.Org, "organizations/"), "--format", "ndjson", "--api-timeout", "2s"}, tc.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and an error containing %q", code, stderr, tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("a failed scan printed findings:\n%s", stdout)
+			}
+		})
+	}
 }
 
 // withOrg sets organization_id on every NDJSON line, as a live organization

@@ -235,6 +235,7 @@ func TestScanErrors(t *testing.T) {
 		{"bigquery bad project", []string{"scan", "--input", good, "--bigquery", "My_Proj.fleetscan"}, "fleetscan: --bigquery: \"My_Proj.fleetscan\": \"My_Proj\" is not a project ID\n"},
 		{"bigquery bad dataset", []string{"scan", "--input", good, "--bigquery", "my-project.fleet-scan"}, "fleetscan: --bigquery: \"my-project.fleet-scan\": \"fleet-scan\" is not a dataset ID (letters, digits and underscores)\n"},
 		{"bad concurrency", []string{"scan", "--project", "my-project", "--concurrency", "0"}, "fleetscan: --concurrency 0 is not between 1 and 256\n"},
+		{"bad api timeout", []string{"scan", "--project", "my-project", "--api-timeout", "100ms"}, "fleetscan: --api-timeout 100ms is not between 1s and 5m\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

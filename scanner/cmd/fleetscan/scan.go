@@ -48,6 +48,7 @@ type scanOptions struct {
 	noLogs                        bool
 	endpoints                     listFlag
 	concurrency                   int
+	apiTimeout                    time.Duration
 	bigquery, bigqueryLocation    string
 }
 
@@ -70,6 +71,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
 	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
+	fs.DurationVar(&o.apiTimeout, "api-timeout", gcpclient.DefaultPolicy.Timeout, "live scans: deadline of one API call with its retries, from 1s to 5m; an API down longer fails the scan (exit 1)")
 	fs.StringVar(&o.bigquery, "bigquery", "", "also write the scan to BigQuery `PROJECT.DATASET` (created when missing)")
 	fs.StringVar(&o.bigqueryLocation, "bigquery-location", "US", "`LOCATION` of a dataset that --bigquery creates")
 	if err := parse(fs, args); err != nil {
@@ -153,6 +155,9 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		errs = append(errs, fmt.Errorf("--concurrency %d is not between 1 and 256", o.concurrency))
+	}
+	if o.apiTimeout < time.Second || o.apiTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("--api-timeout %s is not between 1s and 5m", o.apiTimeout))
 	}
 	if _, err := o.endpointOverrides(); err != nil {
 		errs = append(errs, err)
