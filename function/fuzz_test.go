@@ -1,12 +1,8 @@
 package function
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
-	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/fleetscan/fleetscan/scanner"
 )
@@ -50,7 +46,7 @@ func FuzzDecode(f *testing.F) {
 	noDefault.Scope = scanner.Scope{}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e := fuzzPubsubEvent(t, data)
+		e := pubsubEvent(t, string(data))
 		for _, cfg := range []Config{withDefault, noDefault} {
 			w, err := decode(e, cfg)
 			if err != nil {
@@ -82,23 +78,4 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
-}
-
-// fuzzPubsubEvent is a messagePublished CloudEvent carrying data as the
-// Pub/Sub message data, as Eventarc delivers it.
-func fuzzPubsubEvent(t *testing.T, data []byte) event.Event {
-	t.Helper()
-	e := event.New()
-	e.SetID("m-1")
-	e.SetSource("//pubsub.googleapis.com/projects/my-proj/topics/fleetscan-requests")
-	e.SetType(MessagePublishedType)
-	e.SetTime(time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC))
-	body, err := json.Marshal(map[string]any{"message": map[string]any{"data": data, "messageId": "m-1"}, "subscription": "projects/my-proj/subscriptions/s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SetData("application/json", body); err != nil {
-		t.Fatal(err)
-	}
-	return e
 }

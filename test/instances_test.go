@@ -174,6 +174,21 @@ func withDeadline(t *testing.T) context.Context {
 	return ctx
 }
 
+// alertsOnce drains the alerts and checks that each transition was
+// published exactly once (by finding_key, transition and scan_id) and
+// that they are want ("TRANSITION finding_key", sorted).
+func (s *stack) alertsOnce(t *testing.T, want []string) map[string]int {
+	t.Helper()
+	counts := alertCounts(s.alerts())
+	if bad := notOnce(counts); len(bad) > 0 {
+		t.Errorf("transitions not published exactly once: %v", bad)
+	}
+	if diff := cmp.Diff(want, transitionSet(counts)); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	return counts
+}
+
 // transitionSet is what a subscriber saw: "TRANSITION finding_key", sorted.
 func transitionSet(counts map[string]int) []string {
 	var out []string
@@ -199,13 +214,7 @@ func TestConcurrentRedelivery(t *testing.T) {
 			if err := failedDeliveries(ds); err != nil {
 				t.Fatalf("%v\n%s", err, logsOf(in))
 			}
-			counts := alertCounts(s.alerts())
-			if bad := notOnce(counts); len(bad) > 0 {
-				t.Errorf("transitions not published exactly once: %v", bad)
-			}
-			if diff := cmp.Diff(expectedTransitions(nil, want.Findings), transitionSet(counts)); diff != "" {
-				t.Errorf("transitions (-want +got):\n%s", diff)
-			}
+			counts := s.alertsOnce(t, expectedTransitions(nil, want.Findings))
 			retried := 0
 			for _, d := range ds {
 				retried += d.failures
@@ -241,13 +250,7 @@ func TestConcurrentOverlappingShards(t *testing.T) {
 	if err := failedDeliveries(ds); err != nil {
 		t.Fatalf("%v\n%s", err, logsOf(in))
 	}
-	counts := alertCounts(s.alerts())
-	if bad := notOnce(counts); len(bad) > 0 {
-		t.Errorf("transitions not published exactly once: %v", bad)
-	}
-	if diff := cmp.Diff(expectedTransitions(nil, want.Findings), transitionSet(counts)); diff != "" {
-		t.Errorf("transitions (-want +got):\n%s", diff)
-	}
+	s.alertsOnce(t, expectedTransitions(nil, want.Findings))
 	byProject := map[string][]string{}
 	for _, fd := range want.Findings {
 		byProject[fd.ProjectID] = append(byProject[fd.ProjectID], fd.FindingKey)
@@ -334,16 +337,9 @@ func TestProjectEmptiedResolvesOnce(t *testing.T) {
 			if err := failedDeliveries(deliverAll(ctx, in, []event.Event{e, e})); err != nil {
 				t.Fatalf("%v\n%s", err, logsOf(in))
 			}
-			counts := alertCounts(s.alerts())
-			if bad := notOnce(counts); len(bad) > 0 {
-				t.Errorf("transitions not published exactly once: %v", bad)
-			}
-			got := transitionSet(counts)
-			if diff := cmp.Diff(expectedTransitions(want1.Findings, want2.Findings), got); diff != "" {
-				t.Errorf("transitions (-want +got):\n%s", diff)
-			}
-			if len(got) != perProject[victim] {
-				t.Errorf("%d transitions, want the %d RESOLVED of %s", len(got), perProject[victim], victim)
+			counts := s.alertsOnce(t, expectedTransitions(want1.Findings, want2.Findings))
+			if len(counts) != perProject[victim] {
+				t.Errorf("%d transitions, want the %d RESOLVED of %s", len(counts), perProject[victim], victim)
 			}
 		})
 	}

@@ -221,9 +221,10 @@ func TestLoggingServerStoppedMidScan(t *testing.T) {
 	}
 }
 
-// The same against the in-process fake of test/gcpfake, closed after its
-// first page.
-func TestLoggingFakeClosedMidScan(t *testing.T) {
+// fakeFleetLogs serves a generated fleet's events on test/gcpfake and
+// returns a real Logging client on it and the IPAM query over the fleet.
+func fakeFleetLogs(t *testing.T) (*fleetgen.Fleet, *gcpfake.Server, *logging.Client, scanner.EvidenceQuery) {
+	t.Helper()
 	f, err := fleetgen.Generate(fleetgen.Options{Clusters: 400, Projects: 40, Seed: 42})
 	if err != nil {
 		t.Fatal(err)
@@ -240,6 +241,13 @@ func TestLoggingFakeClosedMidScan(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	q := ipamQuery(t, f.ProjectIDs())
 	q.Since, q.Until = f.Now.Add(-168*time.Hour), f.Now
+	return f, srv, client, q
+}
+
+// The same against the in-process fake of test/gcpfake, closed after its
+// first page.
+func TestLoggingFakeClosedMidScan(t *testing.T) {
+	_, srv, client, q := fakeFleetLogs(t)
 	l := &Logging{Client: client, Policy: quick, PageSize: 2, Progress: func(calls int) {
 		if calls == 1 {
 			srv.Close()
@@ -255,22 +263,7 @@ func TestLoggingFakeClosedMidScan(t *testing.T) {
 // over the same fleet's events: the filter (with its kubelet condition)
 // selects in the fake what the aggregator would count.
 func TestLoggingMatchesEntries(t *testing.T) {
-	f, err := fleetgen.Generate(fleetgen.Options{Clusters: 400, Projects: 40, Seed: 42})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := gcpfake.Start(f, gcpfake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	client, err := logging.NewClient(context.Background(), srv.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	q := ipamQuery(t, f.ProjectIDs())
-	q.Since, q.Until = f.Now.Add(-168*time.Hour), f.Now
+	f, srv, client, q := fakeFleetLogs(t)
 	var offline Entries
 	for _, e := range f.Events {
 		offline = append(offline, EntryFromProto(e))
