@@ -5,17 +5,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
-func embedded(t testing.TB) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cat
-}
+var embedded = testkit.Catalog
 
 // brief is the part of a finding a matcher test decides.
 type brief struct {

@@ -8,9 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner"
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 var asOf = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -27,14 +27,7 @@ func rows(fs []scanner.Finding) []row {
 	return out
 }
 
-func mustCatalog(t testing.TB) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cat
-}
+var mustCatalog = testkit.Catalog
 
 // The real gcpdiag dumps, with expectations derived by hand from DOMAIN.md:
 // only autopilot-gke1 and autopilot-gke2 run Dataplane V2. Both are

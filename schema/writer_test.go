@@ -16,11 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner"
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/test/bqfake"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 const project, dataset = "my-proj", "fleetscan"
@@ -30,10 +30,7 @@ var fastRetry = schema.RetryPolicy{Attempts: 4, Initial: time.Millisecond, Max: 
 // demoScan scans the bundled gcpdiag dumps and sample fleet, as make demo does.
 func demoScan(t testing.TB) *scanner.Result {
 	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testkit.Catalog(t)
 	logs, err := evidence.ReadFiles([]string{"../testdata/demo/logs.json"})
 	if err != nil {
 		t.Fatal(err)

@@ -19,12 +19,12 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/fleetscan/fleetscan/scanner"
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
 	"github.com/fleetscan/fleetscan/test/gcpfake"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 // fast retries quickly so that injected faults do not slow the suite.
@@ -41,14 +41,7 @@ func generate(t testing.TB, clusters, projects int) *fleetgen.Fleet {
 	return f
 }
 
-func embedded(t testing.TB) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cat
-}
+var embedded = testkit.Catalog
 
 // scanFiles is the offline path: the fleet written as gcloud JSON files.
 func scanFiles(t *testing.T, f *fleetgen.Fleet) *scanner.Result {

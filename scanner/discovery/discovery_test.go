@@ -7,12 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 // gcpdiag is the directory of the real gcloud/API dumps.
@@ -31,15 +31,7 @@ func readFile(t *testing.T, path string) []byte {
 	return data
 }
 
-// errText is err's message, "" for nil. protobuf-go deliberately prints its
-// "proto:" prefix with either a regular or a non-breaking space depending on
-// the test binary; both are compared as a regular space.
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return strings.ReplaceAll(err.Error(), "\u00a0", " ")
-}
+var errText = testkit.ErrText
 
 // The expected clusters below were derived by hand (jq) from the gcpdiag dumps.
 var (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 const testdata = "../../testdata/"
@@ -23,11 +24,7 @@ const testdata = "../../testdata/"
 // ipamSymptom is the symptom of DPV2-IPAM-LEAK from the embedded catalog.
 func ipamSymptom(t *testing.T) *catalog.Symptom {
 	t.Helper()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatalf("catalog.Embedded() error: %v", err)
-	}
-	is := cat.Issue("DPV2-IPAM-LEAK")
+	is := testkit.Catalog(t).Issue("DPV2-IPAM-LEAK")
 	if is == nil || is.Symptom == nil {
 		t.Fatal("DPV2-IPAM-LEAK has no symptom in the embedded catalog")
 	}
@@ -37,12 +34,7 @@ func ipamSymptom(t *testing.T) *catalog.Symptom {
 // ipamKey is the IPAM symptom's Key.
 const ipamKey = "FailedCreatePodSandBox\x00no IP addresses available in range set"
 
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
+var errText = testkit.ErrText
 
 func ptr(t time.Time) *time.Time { return &t }
 

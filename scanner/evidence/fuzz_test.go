@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 // FuzzParseLogEntries: ParseEntries never panics and gives the same result
@@ -42,10 +43,7 @@ func FuzzParseLogEntries(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	cat, err := catalog.Embedded()
-	if err != nil {
-		f.Fatal(err)
-	}
+	cat := testkit.Catalog(f)
 	var symptoms []*catalog.Symptom
 	seen := map[string]bool{}
 	for _, is := range cat.Issues {

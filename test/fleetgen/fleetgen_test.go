@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 func TestGenerate(t *testing.T) {
@@ -38,10 +39,7 @@ func TestGenerate(t *testing.T) {
 			nodeless++
 		}
 	}
-	cat, err := catalog.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testkit.Catalog(t)
 	for _, is := range cat.Issues {
 		for _, r := range is.Affected {
 			if r.FixedIn == "" {
