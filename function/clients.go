@@ -75,7 +75,10 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("create clients: %w", err)
 	}
-	c.bucket = gcs.Bucket(cfg.StateBucket)
+	// The alert state's reads and writes retry as every other call does;
+	// its writes carry generation preconditions, so a retry is safe.
+	c.bucket = gcs.Bucket(cfg.StateBucket).Retryer(storage.WithBackoff(cfg.Policy.Backoff()),
+		storage.WithMaxAttempts(cfg.Policy.Attempts+1), storage.WithErrorFunc(gcpclient.TransientHTTP))
 	c.requests = ps.Publisher(cfg.RequestTopic)
 	c.alerter = &alerter{bucket: c.bucket, pub: ps.Publisher(cfg.AlertTopic), log: f.log, now: f.now,
 		lease: defaultLease, publishTimeout: defaultPublishTimeout}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
-	"github.com/googleapis/gax-go/v2"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"google.golang.org/api/googleapi"
 )
 
@@ -32,21 +32,15 @@ type Writer struct {
 	BatchRows int    // rows per insertAll request; default 500, BigQuery's recommendation
 	// BatchBytes bounds a request's JSON size; default 5 MB (the limit is 10 MB).
 	BatchBytes int
-	Retry      RetryPolicy
+	Retry      gcpclient.Policy // default DefaultRetry
 }
 
-// RetryPolicy retries 5xx, 429 and rate-limit errors with capped
-// exponential backoff and full jitter. Each attempt has its own Timeout:
-// the Go client itself retries a 5xx insertAll until its context ends, so
-// without one a BigQuery outage would hang the writer.
-type RetryPolicy struct {
-	Attempts     int
-	Initial, Max time.Duration
-	Timeout      time.Duration
-}
-
-// DefaultRetry suits BigQuery's per-table rate limits.
-var DefaultRetry = RetryPolicy{Attempts: 6, Initial: 500 * time.Millisecond, Max: 20 * time.Second, Timeout: 60 * time.Second}
+// DefaultRetry suits BigQuery's per-table rate limits: 5xx, 429 and
+// rate-limit errors (gcpclient.TransientHTTP) are retried with capped
+// exponential backoff and full jitter. Each try has its own deadline: the Go
+// client itself retries a 5xx insertAll until its context ends, so without
+// one a BigQuery outage would hang the writer.
+var DefaultRetry = gcpclient.Policy{Attempts: 6, Initial: 500 * time.Millisecond, Max: 20 * time.Second, Timeout: 60 * time.Second}
 
 // Stats counts what one Write sent.
 type Stats struct {
@@ -293,32 +287,20 @@ func (w *Writer) put(ctx context.Context, ins *bigquery.Inserter, table string, 
 	if p.Attempts == 0 {
 		p = DefaultRetry
 	}
-	bo := gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}
-	for attempt := 0; ; attempt++ {
+	err := p.Do(ctx, gcpclient.TransientHTTP, func(ctx context.Context) error {
 		st.Requests++
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if p.Timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, p.Timeout)
-		}
-		err := ins.Put(actx, batch)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		var pme bigquery.PutMultiError
-		if errors.As(err, &pme) {
-			return rowErrors(table, pme, offset)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("write %s: %w", table, ctx.Err())
-		}
-		if !(retryable(err) || errors.Is(err, context.DeadlineExceeded)) || attempt >= p.Attempts {
-			return fmt.Errorf("write %s: %w", table, err)
-		}
-		if err := gax.Sleep(ctx, bo.Pause()); err != nil {
-			return err
-		}
+		return ins.Put(ctx, batch)
+	})
+	var pme bigquery.PutMultiError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pme):
+		return rowErrors(table, pme, offset)
+	case ctx.Err() != nil:
+		return fmt.Errorf("write %s: %w", table, ctx.Err())
 	}
+	return fmt.Errorf("write %s: %w", table, err)
 }
 
 func rowErrors(table string, pme bigquery.PutMultiError, offset int) error {
@@ -338,24 +320,6 @@ func rowErrors(table string, pme bigquery.PutMultiError, offset int) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// retryable: server errors, rate limits, and network failures.
-func retryable(err error) bool {
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		if ge.Code >= 500 || ge.Code == http.StatusTooManyRequests {
-			return true
-		}
-		for _, e := range ge.Errors {
-			switch e.Reason {
-			case "backendError", "rateLimitExceeded", "internalError":
-				return true
-			}
-		}
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func isCode(err error, code int) bool {

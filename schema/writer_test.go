@@ -18,6 +18,7 @@ import (
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/test/bqfake"
 	"github.com/fleetscan/fleetscan/test/testkit"
@@ -25,7 +26,7 @@ import (
 
 const project, dataset = "my-proj", "fleetscan"
 
-var fastRetry = schema.RetryPolicy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond, Timeout: 10 * time.Second}
+var fastRetry = gcpclient.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond, Timeout: 10 * time.Second}
 
 // demoScan scans the bundled gcpdiag dumps and sample fleet, as make demo does.
 func demoScan(t testing.TB) *scanner.Result {

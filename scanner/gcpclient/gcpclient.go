@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/googleapis/gax-go/v2"
 	"golang.org/x/time/rate"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
@@ -155,7 +158,11 @@ func (c *Counter) Snapshot() map[string]int {
 	return out
 }
 
-// Policy is how calls are timed out and retried.
+// Policy is how every call to a Google API is timed out and retried: the
+// gRPC clients through CallOptions (the deadline of WithTimeout covers a
+// call and its retries), REST calls (BigQuery, Cloud Storage) through Do
+// (each try has its own deadline, as the REST clients retry internally).
+// Transient and TransientHTTP decide what is retried.
 type Policy struct {
 	Timeout  time.Duration // each call (or page) gets its own deadline
 	Initial  time.Duration // first backoff ceiling; full jitter below it
@@ -173,9 +180,7 @@ var DefaultPolicy = Policy{Timeout: 60 * time.Second, Initial: 500 * time.Millis
 // CallOptions returns gax options that retry transient errors with capped
 // exponential backoff and full jitter.
 func (p Policy) CallOptions() []gax.CallOption {
-	return []gax.CallOption{gax.WithRetry(func() gax.Retryer {
-		return &retryer{bo: gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}, left: p.Attempts, limiter: p.Limiter}
-	})}
+	return []gax.CallOption{gax.WithRetry(func() gax.Retryer { return p.retryer(Transient) })}
 }
 
 // Wait blocks until the limiter, if any, allows a call.
@@ -194,14 +199,52 @@ func (p Policy) WithTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, p.Timeout)
 }
 
+// Do runs call until it succeeds, returns an error that transient does not
+// accept, or Attempts retries are spent, backing off with full jitter
+// between tries (paced by Limiter, when set). Each try has its own Timeout;
+// a try that ran out of it while ctx lives counts as transient.
+func (p Policy) Do(ctx context.Context, transient func(error) bool, call func(context.Context) error) error {
+	r := p.retryer(transient)
+	for {
+		if err := p.Wait(ctx); err != nil {
+			return err
+		}
+		tctx, cancel := p.WithTimeout(ctx)
+		err := call(tctx)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return err
+		}
+		pause, ok := r.Retry(err)
+		if !ok {
+			return err
+		}
+		if err := gax.Sleep(ctx, pause); err != nil {
+			return err
+		}
+	}
+}
+
+func (p Policy) retryer(transient func(error) bool) *retryer {
+	return &retryer{bo: gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}, left: p.Attempts, limiter: p.Limiter, transient: transient}
+}
+
+// Backoff is the policy's backoff for clients that take a gax.Backoff
+// (Cloud Storage's Retryer).
+func (p Policy) Backoff() gax.Backoff { return gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2} }
+
 type retryer struct {
-	bo      gax.Backoff
-	left    int
-	limiter *rate.Limiter
+	bo        gax.Backoff
+	left      int
+	limiter   *rate.Limiter
+	transient func(error) bool
 }
 
 func (r *retryer) Retry(err error) (time.Duration, bool) {
-	if !Transient(err) || r.left <= 0 {
+	if !r.transient(err) || r.left <= 0 {
 		return 0, false
 	}
 	r.left--
@@ -236,13 +279,38 @@ func CodeName(err error) string {
 	return c.String()
 }
 
-// Transient reports whether a call may succeed if tried again.
+// Transient reports whether a gRPC call may succeed if tried again.
 func Transient(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
 		return true
 	}
 	return false
+}
+
+// TransientHTTP reports whether a REST call may succeed if tried again: a
+// 5xx or 429 answer, a rate-limit or backend error reason, a try that ran
+// out of its own deadline, or a network failure. A Go error that is none of
+// these (a BigQuery row error, a cancelled context) is not.
+func TransientHTTP(err error) bool {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		if ge.Code >= 500 || ge.Code == http.StatusTooManyRequests {
+			return true
+		}
+		for _, e := range ge.Errors {
+			switch e.Reason {
+			case "backendError", "rateLimitExceeded", "internalError":
+				return true
+			}
+		}
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // Scoped reports whether an error is about one project or folder (no

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -89,7 +93,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestRetryer(t *testing.T) {
-	r := &retryer{left: 3}
+	r := &retryer{left: 3, transient: Transient}
 	r.bo.Initial, r.bo.Max, r.bo.Multiplier = 10*time.Millisecond, 40*time.Millisecond, 2
 	if _, ok := r.Retry(status.Error(codes.PermissionDenied, "no")); ok {
 		t.Errorf("PERMISSION_DENIED retried")
@@ -106,9 +110,89 @@ func TestRetryer(t *testing.T) {
 	// With a limiter out of tokens, a retry waits at least for the next token.
 	lim := rate.NewLimiter(rate.Every(time.Hour), 1)
 	lim.Allow()
-	r = &retryer{left: 1, limiter: lim}
+	r = &retryer{left: 1, limiter: lim, transient: Transient}
 	r.bo.Initial = time.Millisecond
 	if d, ok := r.Retry(status.Error(codes.ResourceExhausted, "quota")); !ok || d < 59*time.Minute {
 		t.Errorf("limited retry pause = %v, %v; want about an hour", d, ok)
 	}
+}
+
+func TestTransientHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&googleapi.Error{Code: 500}, true},
+		{&googleapi.Error{Code: 503}, true},
+		{&googleapi.Error{Code: 429}, true},
+		{&googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: "rateLimitExceeded"}}}, true},
+		{&googleapi.Error{Code: 400, Errors: []googleapi.ErrorItem{{Reason: "backendError"}}}, true},
+		{&googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: "accessDenied"}}}, false},
+		{&googleapi.Error{Code: 404}, false},
+		{&googleapi.Error{Code: 412}, false},
+		{fmt.Errorf("put: %w", &url.Error{Op: "Post", URL: "http://127.0.0.1:1", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), true},
+		{io.ErrUnexpectedEOF, true},
+		{context.DeadlineExceeded, true},
+		{context.Canceled, false},
+		{errors.New("row 3: invalid: no such field"), false},
+	} {
+		if got := TransientHTTP(tc.err); got != tc.want {
+			t.Errorf("TransientHTTP(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// Do retries transient errors up to Attempts times, each try with its own
+// deadline, and stops at once on any other error or when ctx ends.
+func TestPolicyDo(t *testing.T) {
+	p := Policy{Attempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	unavailable := &googleapi.Error{Code: 503}
+	t.Run("recovers", func(t *testing.T) {
+		tries := 0
+		err := p.Do(t.Context(), TransientHTTP, func(context.Context) error {
+			if tries++; tries < 3 {
+				return unavailable
+			}
+			return nil
+		})
+		if err != nil || tries != 3 {
+			t.Errorf("Do() = %v after %d tries, want nil after 3", err, tries)
+		}
+	})
+	t.Run("gives up after Attempts retries", func(t *testing.T) {
+		tries := 0
+		err := p.Do(t.Context(), TransientHTTP, func(context.Context) error { tries++; return unavailable })
+		if !errors.Is(err, unavailable) || tries != 4 {
+			t.Errorf("Do() = %v after %d tries, want the 503 after 4", err, tries)
+		}
+	})
+	t.Run("permanent error", func(t *testing.T) {
+		tries := 0
+		denied := &googleapi.Error{Code: 403}
+		err := p.Do(t.Context(), TransientHTTP, func(context.Context) error { tries++; return denied })
+		if !errors.Is(err, denied) || tries != 1 {
+			t.Errorf("Do() = %v after %d tries, want the 403 after 1", err, tries)
+		}
+	})
+	t.Run("each try has its own deadline", func(t *testing.T) {
+		tries := 0
+		err := p.Do(t.Context(), TransientHTTP, func(ctx context.Context) error {
+			if tries++; tries == 1 {
+				<-ctx.Done() // a hung request
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err != nil || tries != 2 {
+			t.Errorf("Do() = %v after %d tries, want nil after 2", err, tries)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		tries := 0
+		err := p.Do(ctx, TransientHTTP, func(context.Context) error { tries++; cancel(); return unavailable })
+		if err == nil || tries != 1 {
+			t.Errorf("Do() = %v after %d tries, want an error after 1", err, tries)
+		}
+	})
 }
