@@ -234,7 +234,9 @@ func (p Policy) retryer(transient func(error) bool) *retryer {
 
 // Backoff is the policy's backoff for clients that take a gax.Backoff
 // (Cloud Storage's Retryer).
-func (p Policy) Backoff() gax.Backoff { return gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2} }
+func (p Policy) Backoff() gax.Backoff {
+	return gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}
+}
 
 type retryer struct {
 	bo        gax.Backoff
