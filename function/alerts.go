@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -79,6 +82,87 @@ func Transitions(prev, cur map[string]scanner.Finding) []Alert {
 		return cmp.Or(cmp.Compare(a.Finding.FindingKey, b.Finding.FindingKey), cmp.Compare(a.Transition, b.Transition))
 	})
 	return out
+}
+
+// scan publishes a scan's transitions, project by project, and returns
+// their counts by transition. The projects are those the scan decides
+// (alertProjects). A project whose outbox another delivery is publishing is
+// left for a redelivery: after the other projects, scan returns errClaimed
+// (joined) for it. A dry run logs what it would publish.
+func (a *alerter) scan(ctx context.Context, log *slog.Logger, j job, res *scanner.Result) (map[string]int, error) {
+	projects, err := a.alertProjects(ctx, j, res)
+	if err != nil {
+		return nil, err
+	}
+	byProject := map[string]map[string]scanner.Finding{}
+	for _, fd := range res.Findings {
+		if byProject[fd.ProjectID] == nil {
+			byProject[fd.ProjectID] = map[string]scanner.Finding{}
+		}
+		byProject[fd.ProjectID][fd.FindingKey] = fd
+	}
+	counts := map[string]int{}
+	owner := newOwner()
+	var claimed []error
+	for _, p := range projects {
+		alerts, err := a.project(ctx, j.scope, p, byProject[p], j.scanID, j.started, owner, j.dryRun)
+		if errors.Is(err, errClaimed) {
+			claimed = append(claimed, err) // the other projects' alerts go out now
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, al := range alerts {
+			counts[al.Transition]++
+			if j.dryRun {
+				log.Info("dry run: would alert", "transition", al.Transition, "issue_id", al.Finding.IssueID, "project_id", p,
+					"cluster", al.Finding.Cluster, "node_pool", al.Finding.NodePool, "status", string(al.Finding.Status))
+			}
+		}
+	}
+	if len(claimed) > 0 {
+		return counts, fmt.Errorf("alerts of %d project(s) not published yet: %w", len(claimed), errors.Join(claimed...))
+	}
+	return counts, nil
+}
+
+// alertProjects are the projects whose transitions a scan decides: the
+// shard's projects, or, for a whole scope, those with clusters now and
+// those with alert state from before (their clusters may be gone); of
+// those, only the ones the scan read completely (Result.Complete), so a
+// project under a folder that could not be listed keeps its state.
+func (a *alerter) alertProjects(ctx context.Context, j job, res *scanner.Result) ([]string, error) {
+	set := map[string]bool{}
+	for _, p := range j.projects {
+		set[p] = true
+	}
+	if j.projects == nil {
+		for _, cl := range res.Clusters {
+			set[cl.ProjectID] = true
+		}
+		known, err := a.projectsWithState(ctx, j.scope)
+		if err != nil {
+			return nil, fmt.Errorf("alert state: %w", err)
+		}
+		for _, p := range known {
+			set[p] = true
+		}
+	}
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(set)) {
+		if res.Complete(p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// newOwner names one delivery in the claims it writes.
+func newOwner() string {
+	b := make([]byte, 8)
+	rand.Read(b) // never fails
+	return hex.EncodeToString(b)
 }
 
 // projectState is one object of the alert state: a project's findings as

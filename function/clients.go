@@ -16,7 +16,6 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/api/option"
 
-	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
@@ -26,18 +25,15 @@ import (
 
 // clients of one instance, created on its first event and reused.
 type clients struct {
-	calls    *gcpclient.Counter
-	catalog  *catalog.Catalog
-	limiter  *rate.Limiter // shared by every scan of the instance: the Logging quota is per project
-	asset    *asset.Client
-	cluster  *container.ClusterManagerClient
-	projects *resourcemanager.ProjectsClient
-	folders  *resourcemanager.FoldersClient
-	logging  *logging.Client
-	bucket   *storage.BucketHandle
-	requests *pubsub.Publisher
-	alerter  *alerter
-	writer   *schema.Writer
+	calls     *gcpclient.Counter
+	catalog   *catalog.Catalog
+	limiter   *rate.Limiter // shared by every scan of the instance: the Logging quota is per project
+	discovery discovery.Clients
+	logging   *logging.Client
+	bucket    *storage.BucketHandle
+	requests  *pubsub.Publisher
+	alerter   *alerter
+	writer    *schema.Writer
 
 	ensureMu sync.Mutex // concurrent events of one instance share the clients
 	ensured  bool       // the dataset, tables and views exist
@@ -58,10 +54,11 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	}
 	var errs [9]error
 	c.catalog, errs[0] = catalog.Embedded()
-	c.asset, errs[1] = asset.NewClient(ctx, grpcOpts("asset")...)
-	c.cluster, errs[2] = container.NewClusterManagerClient(ctx, grpcOpts("container")...)
-	c.projects, errs[3] = resourcemanager.NewProjectsClient(ctx, grpcOpts("resourcemanager")...)
-	c.folders, errs[4] = resourcemanager.NewFoldersClient(ctx, grpcOpts("resourcemanager")...)
+	d := &c.discovery
+	d.Asset, errs[1] = asset.NewClient(ctx, grpcOpts("asset")...)
+	d.Clusters, errs[2] = container.NewClusterManagerClient(ctx, grpcOpts("container")...)
+	d.Projects, errs[3] = resourcemanager.NewProjectsClient(ctx, grpcOpts("resourcemanager")...)
+	d.Folders, errs[4] = resourcemanager.NewFoldersClient(ctx, grpcOpts("resourcemanager")...)
 	c.logging, errs[5] = logging.NewClient(ctx, grpcOpts("logging")...)
 	var bq *bigquery.Client
 	bq, errs[6] = bigquery.NewClient(ctx, cfg.BigQueryProject, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
@@ -99,11 +96,6 @@ func (c *clients) ensure(ctx context.Context, _ Config) error {
 	}
 	c.ensured = true
 	return nil
-}
-
-func (c *clients) containerAPI(scope scanner.Scope, projects []string, p gcpclient.Policy) *discovery.ContainerAPI {
-	return &discovery.ContainerAPI{Clusters: c.cluster, Projects: c.projects, Folders: c.folders,
-		Scope: scope, ProjectIDs: projects, Policy: p}
 }
 
 func projectOfTopic(topic string) string {

@@ -119,8 +119,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.StateBucket = v
 	}
 	if v := getenv(EnvDiscovery); v != "" {
-		if v != discovery.ModeAssetInventory && v != discovery.ModeContainerAPI {
-			bad(EnvDiscovery, "%q is not %s or %s", v, discovery.ModeAssetInventory, discovery.ModeContainerAPI)
+		if err := discovery.ValidMode(v); err != nil {
+			bad(EnvDiscovery, "%v", err)
 		}
 		c.Discovery = v
 	}

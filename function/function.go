@@ -2,16 +2,11 @@ package function
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -105,28 +100,36 @@ func (f *Function) ScanFleet(ctx context.Context, e event.Event) error {
 				errBadMessage, s.Started.UTC().Format(time.RFC3339), cfg.MaxEventAge, now.UTC().Format(time.RFC3339)))
 			return nil
 		}
-		return f.scan(ctx, log, c, cfg, w, s.ScanID, s.Started, s.Shard, s.Shards, s.Projects)
+		return f.scan(ctx, log, c, cfg, job{work: w, scanID: s.ScanID, started: s.Started, shard: s.Shard, shards: s.Shards, projects: s.Projects})
 	}
-	scanID := scanIDFor(e, started)
+	// The scan ID is stable for one message: a redelivery writes the same rows.
+	j := job{work: w, scanID: scanner.NewScanID(started, e.Source()+"\x00"+e.ID()), started: started, shards: 1}
 	if cfg.ShardSize > 0 && w.scope.Kind != "projects" {
-		projects, err := c.containerAPI(w.scope, nil, cfg.Policy).ListProjects(ctx, func(se scanner.ScanError) {
+		projects, err := c.discovery.ContainerAPI(j.liveOptions(cfg)).ListProjects(ctx, func(se scanner.ScanError) {
 			log.Warn("part of the scope not listed", "resource", se.Resource, "code", se.Code, "error", se.Message)
 		})
 		if err != nil {
 			return f.failed(log, "plan", err)
 		}
 		if len(projects) > cfg.ShardSize {
-			return f.fanOut(ctx, log, c, cfg, w, scanID, started, projects)
+			return f.fanOut(ctx, log, c, cfg, j, projects)
 		}
 	}
-	return f.scan(ctx, log, c, cfg, w, scanID, started, 0, 1, nil)
+	return f.scan(ctx, log, c, cfg, j)
 }
 
-// scanIDFor is stable for one message, so a redelivery writes the same
-// rows: the event time and a hash of the event ID.
-func scanIDFor(e event.Event, t time.Time) string {
-	sum := sha256.Sum256([]byte(e.Source() + "\x00" + e.ID()))
-	return t.Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:3])
+// job is one scan to run: a whole scope, or one shard of a fanned-out scan.
+type job struct {
+	work
+	scanID   string
+	started  time.Time // the log window's end and every row's scanned_at
+	shard    int
+	shards   int
+	projects []string // a shard's projects; nil for a whole scope
+}
+
+func (j job) liveOptions(cfg Config) discovery.LiveOptions {
+	return discovery.LiveOptions{Mode: cfg.Discovery, Scope: j.scope, ProjectIDs: j.projects, Policy: cfg.Policy}
 }
 
 // failed decides the retry contract for an API error: no access or an
@@ -143,7 +146,8 @@ func (f *Function) failed(log *slog.Logger, stage string, err error) error {
 
 // fanOut records the planned shards and publishes one message per shard to
 // the request topic; each is scanned by its own invocation.
-func (f *Function) fanOut(ctx context.Context, log *slog.Logger, c *clients, cfg Config, w work, scanID string, started time.Time, projects []string) error {
+func (f *Function) fanOut(ctx context.Context, log *slog.Logger, c *clients, cfg Config, j job, projects []string) error {
+	w, scanID, started := j.work, j.scanID, j.started
 	n := (len(projects) + cfg.ShardSize - 1) / cfg.ShardSize
 	var msgs []*pubsub.Message
 	planned := schema.Rows{}
@@ -181,126 +185,52 @@ func (f *Function) fanOut(ctx context.Context, log *slog.Logger, c *clients, cfg
 
 // scan scans the scope (or a shard's projects), writes the rows, then
 // publishes the transitions of every project it read completely.
-func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg Config, w work, scanID string, started time.Time, shard, shards int, projects []string) error {
-	log = log.With("scan_id", scanID, "scope", w.scope.String(), "shard", shard, "shards", shards)
+func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg Config, j job) error {
+	log = log.With("scan_id", j.scanID, "scope", j.scope.String(), "shard", j.shard, "shards", j.shards)
 	before := c.calls.Snapshot()
 	sctx, cancel := context.WithTimeout(ctx, scanBudget)
 	defer cancel()
-	var src scanner.Source
-	switch {
-	case projects != nil:
-		src = c.containerAPI(w.scope, projects, cfg.Policy)
-	case cfg.Discovery == discovery.ModeContainerAPI:
-		src = c.containerAPI(w.scope, nil, cfg.Policy)
-	default:
-		src = &discovery.AssetInventory{Client: c.asset, Scope: w.scope, Policy: cfg.Policy}
+	src, err := discovery.Live(c.discovery, j.liveOptions(cfg))
+	if err != nil {
+		return f.failed(log, "scan", err)
 	}
-	lp := cfg.Policy
-	lp.Limiter = c.limiter
 	res, err := scanner.Scan(sctx, scanner.Options{
-		Catalog: c.catalog, Source: src, Evidence: &evidence.Logging{Client: c.logging, Policy: lp},
-		ScanID: scanID, Scope: w.scope.String(), OrgID: w.scope.OrganizationID(), Now: started, Lookback: w.lookback,
+		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter),
+		ScanID: j.scanID, Scope: j.scope.String(), OrgID: j.scope.OrganizationID(), Now: j.started, Lookback: j.lookback,
 	})
 	if err != nil {
 		return f.failed(log, "scan", err)
 	}
-	rows := schema.FromResult(res, w.scope.OrganizationID(), shard, shards)
-	alertProjects, err := f.alertProjects(ctx, c, w.scope, res, projects)
-	if err != nil {
-		return f.failed(log, "alert state", err)
-	}
-	if !w.dryRun {
+	if !j.dryRun {
 		if err := c.ensure(ctx, cfg); err != nil {
 			return f.failed(log, "bigquery", err)
 		}
-		if _, err := c.writer.Write(ctx, rows); err != nil {
+		if _, err := c.writer.Write(ctx, schema.FromResult(res, j.scope.OrganizationID(), j.shard, j.shards)); err != nil {
 			return f.failed(log, "bigquery", err)
 		}
 	}
-	byProject := map[string]map[string]scanner.Finding{}
-	for _, fd := range res.Findings {
-		if byProject[fd.ProjectID] == nil {
-			byProject[fd.ProjectID] = map[string]scanner.Finding{}
-		}
-		byProject[fd.ProjectID][fd.FindingKey] = fd
+	counts, err := c.alerter.scan(ctx, log, j, res)
+	if errors.Is(err, errClaimed) {
+		log.Warn("alerts of some projects are being published by another delivery; Pub/Sub will redeliver", "error", err.Error())
+		return err
 	}
-	counts := map[string]int{}
-	owner := newOwner()
-	var claimed []error
-	for _, p := range alertProjects {
-		alerts, err := c.alerter.project(ctx, w.scope, p, byProject[p], scanID, started, owner, w.dryRun)
-		if errors.Is(err, errClaimed) {
-			claimed = append(claimed, err) // the other projects' alerts go out now
-			continue
-		}
-		if err != nil {
-			return f.failed(log, "alerts", err)
-		}
-		for _, a := range alerts {
-			counts[a.Transition]++
-			if w.dryRun {
-				log.Info("dry run: would alert", "transition", a.Transition, "issue_id", a.Finding.IssueID, "project_id", p,
-					"cluster", a.Finding.Cluster, "node_pool", a.Finding.NodePool, "status", string(a.Finding.Status))
-			}
-		}
-	}
-	if len(claimed) > 0 {
-		log.Warn("alerts of some projects are being published by another delivery; Pub/Sub will redeliver",
-			"projects", len(claimed), "error", claimed[0].Error())
-		return fmt.Errorf("alerts of %d project(s) not published yet: %w", len(claimed), errors.Join(claimed...))
+	if err != nil {
+		return f.failed(log, "alerts", err)
 	}
 	s := res.Summary
 	msg := "scan complete"
-	if w.dryRun {
+	if j.dryRun {
 		msg = "dry run complete: nothing written or published"
 	}
 	log.Info(msg, "clusters", s.Clusters, "dataplane_v2_clusters", s.DataplaneV2, "projects", s.Projects,
 		"findings", s.Findings, "affected", s.ByStatus[scanner.Affected], "observed", s.ByStatus[scanner.Observed],
 		"unknown", s.ByStatus[scanner.Unknown], "errors", s.Errors, "projects_failed", s.ProjectsFailed,
 		"alerts_new", counts[TransitionNew], "alerts_changed", counts[TransitionChanged], "alerts_resolved", counts[TransitionResolved],
-		"api_calls", diffCounts(before, c.calls.Snapshot()), "duration_s", f.now().Sub(started).Seconds())
+		"api_calls", diffCounts(before, c.calls.Snapshot()), "duration_s", f.now().Sub(j.started).Seconds())
 	for _, e := range res.Errors {
 		log.Warn("part of the scope not read", "project_id", e.ProjectID, "resource", e.Resource, "api", e.API, "code", e.Code, "error", e.Message)
 	}
 	return nil
-}
-
-// alertProjects are the projects whose transitions a scan decides: the
-// shard's projects, or, for a whole scope, those with clusters now and
-// those with alert state from before (their clusters may be gone); of
-// those, only the ones the scan read completely (Result.Complete), so a
-// project under a folder that could not be listed keeps its state.
-func (f *Function) alertProjects(ctx context.Context, c *clients, scope scanner.Scope, res *scanner.Result, shard []string) ([]string, error) {
-	set := map[string]bool{}
-	for _, p := range shard {
-		set[p] = true
-	}
-	if shard == nil {
-		for _, cl := range res.Clusters {
-			set[cl.ProjectID] = true
-		}
-		known, err := c.alerter.projectsWithState(ctx, scope)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range known {
-			set[p] = true
-		}
-	}
-	var out []string
-	for _, p := range slices.Sorted(maps.Keys(set)) {
-		if res.Complete(p) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// newOwner names one delivery in the claims it writes.
-func newOwner() string {
-	b := make([]byte, 8)
-	rand.Read(b) // never fails
-	return hex.EncodeToString(b)
 }
 
 func diffCounts(before, after map[string]int) map[string]int {

@@ -3,6 +3,9 @@ package scanner
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -316,4 +319,20 @@ func ParseLookback(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	return d, nil
+}
+
+// NewScanID names a scan started at t: the time to the second (so IDs sort
+// by time) and six hex digits of seed's hash, or random ones when seed is
+// empty. The same seed always gives the same ID, so a redelivered message
+// writes the same rows.
+func NewScanID(t time.Time, seed string) string {
+	var b []byte
+	if seed == "" {
+		b = make([]byte, 3)
+		rand.Read(b) // never fails
+	} else {
+		sum := sha256.Sum256([]byte(seed))
+		b = sum[:3]
+	}
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }

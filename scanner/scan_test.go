@@ -2,6 +2,7 @@ package scanner_test
 
 import (
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
@@ -202,5 +203,21 @@ func TestParseLookback(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("ParseLookback(%q) error = %v, want %s", in, err, want)
 		}
+	}
+}
+
+func TestNewScanID(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 0, 5, 999, time.FixedZone("CET", 3600))
+	// printf '//pubsub.googleapis.com/projects/p/topics/t\x00m-1' | sha256sum: 9039cf…
+	seeded := scanner.NewScanID(at, "//pubsub.googleapis.com/projects/p/topics/t\x00m-1")
+	if seeded != "20261127T110005Z-9039cf" {
+		t.Errorf("NewScanID(seeded) = %q", seeded)
+	}
+	if again := scanner.NewScanID(at, "//pubsub.googleapis.com/projects/p/topics/t\x00m-1"); again != seeded {
+		t.Errorf("NewScanID is not stable for one seed: %q, %q", seeded, again)
+	}
+	a, b := scanner.NewScanID(at, ""), scanner.NewScanID(at, "")
+	if a == b || !regexp.MustCompile(`^20261127T110005Z-[0-9a-f]{6}$`).MatchString(a) {
+		t.Errorf("NewScanID without a seed = %q, %q; want two different IDs of the same time", a, b)
 	}
 }

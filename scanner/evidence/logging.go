@@ -24,6 +24,17 @@ const MaxResourceNames = 100
 // at most 59 calls.
 func NewLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(2*time.Second), 29) }
 
+// NewLogging is the live evidence source of the CLI and the function: p
+// paced by limiter, which every scan of a process should share (the quota
+// is per project and minute); nil means a new NewLimiter.
+func NewLogging(client *logging.Client, p gcpclient.Policy, limiter *rate.Limiter) *Logging {
+	if limiter == nil {
+		limiter = NewLimiter()
+	}
+	p.Limiter = limiter
+	return &Logging{Client: client, Policy: p}
+}
+
 // Logging reads symptom events from the Cloud Logging API: one
 // ListLogEntries per symptom and per 100 projects (plus pages of 1,000
 // entries), with an explicit timestamp window, paced by Policy.Limiter.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	asset "cloud.google.com/go/asset/apiv1"
@@ -34,6 +33,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	policy := gcpclient.DefaultPolicy
 	policy.Timeout = o.apiTimeout
 
+	var dc discovery.Clients
 	switch o.discovery {
 	case discovery.ModeAssetInventory:
 		c, err := asset.NewClient(ctx, ep.Options("asset")...)
@@ -41,8 +41,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 			return fail("Cloud Asset", err)
 		}
 		closers = append(closers, c.Close)
-		opt.Source = &discovery.AssetInventory{Client: c, Scope: scope, Policy: policy,
-			Progress: func(n int) { prog.update("discover", n, 0, "clusters") }}
+		dc.Asset = c
 	case discovery.ModeContainerAPI:
 		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
 		if err != nil {
@@ -59,12 +58,15 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 			return fail("Resource Manager", err)
 		}
 		closers = append(closers, fc.Close)
-		opt.Source = &discovery.ContainerAPI{Clusters: cm, Projects: pc, Folders: fc, Scope: scope, Policy: policy,
-			Concurrency: o.concurrency,
-			Progress:    func(done, total int) { prog.update("discover", done, total, "projects") }}
-	default:
-		return nil, errors.New("unreachable: discovery mode was validated")
+		dc.Clusters, dc.Projects, dc.Folders = cm, pc, fc
 	}
+	src, err := discovery.Live(dc, discovery.LiveOptions{Mode: o.discovery, Scope: scope, Policy: policy,
+		Concurrency: o.concurrency, Progress: func(done, total int, unit string) { prog.update("discover", done, total, unit) }})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	opt.Source = src
 
 	if len(o.logs) == 0 && !o.noLogs {
 		lc, err := logging.NewClient(ctx, ep.Options("logging")...)
@@ -72,10 +74,9 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 			return fail("Cloud Logging", err)
 		}
 		closers = append(closers, lc.Close)
-		lp := policy
-		lp.Limiter = evidence.NewLimiter()
-		opt.Evidence = &evidence.Logging{Client: lc, Policy: lp,
-			Progress: func(calls int) { prog.update("logs", calls, 0, "Logging calls") }}
+		l := evidence.NewLogging(lc, policy, nil)
+		l.Progress = func(calls int) { prog.update("logs", calls, 0, "Logging calls") }
+		opt.Evidence = l
 	}
 	return closeAll, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,8 +148,8 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if o.discovery != discovery.ModeAssetInventory && o.discovery != discovery.ModeContainerAPI {
-		errs = append(errs, fmt.Errorf("--discovery %q is not %s or %s", o.discovery, discovery.ModeAssetInventory, discovery.ModeContainerAPI))
+	if err := discovery.ValidMode(o.discovery); err != nil {
+		errs = append(errs, fmt.Errorf("--discovery %w", err))
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		errs = append(errs, fmt.Errorf("--concurrency %d is not between 1 and 256", o.concurrency))
@@ -210,7 +208,7 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 		opt.OrgID = scope.OrganizationID()
 	}
 	if opt.ScanID == "" {
-		opt.ScanID = newScanID(time.Now())
+		opt.ScanID = scanner.NewScanID(time.Now(), "")
 	}
 	if len(o.logs) > 0 {
 		entries, err := evidence.ReadFiles(o.logs)
@@ -262,13 +260,6 @@ func (o *scanOptions) endpointOverrides() (gcpclient.Endpoints, error) {
 		return nil, fmt.Errorf("--api-endpoint: %w", err)
 	}
 	return env.Merge(flags), nil
-}
-
-// newScanID is sortable by time and unique: 20261127T120000Z-1a2b3c.
-func newScanID(t time.Time) string {
-	b := make([]byte, 3)
-	rand.Read(b)
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
 func countAtOrAbove(fs []scanner.Finding, sev catalog.Severity) int {
