@@ -79,9 +79,6 @@ type Verdict struct {
 	// FixedIn is the first fixed version on the subject's minor, "" when
 	// none is documented.
 	FixedIn string
-	// UpgradeTo is the version to upgrade to: FixedIn, or the first fix on
-	// a later minor when the subject's minor has none ("" if none at all).
-	UpgradeTo string
 	// Reason completes a sentence that starts with the subject, e.g.
 	// "runs 1.24.9-gke.100, below 1.24.9-gke.3200, the first fix on 1.24".
 	Reason string
@@ -142,7 +139,7 @@ func (is *Issue) Evaluate(s Subject) Verdict {
 	if !affected {
 		return Verdict{}
 	}
-	out := Verdict{Outcome: Affected, FixedIn: fixedIn, UpgradeTo: upgradeTo}
+	out := Verdict{Outcome: Affected, FixedIn: fixedIn}
 	// Concatenation, not fmt: this runs for every finding of a fleet.
 	switch {
 	case fixedIn != "":

@@ -1,7 +1,9 @@
-// Package discovery finds the GKE clusters that a scan covers. Every source
-// (a gcloud JSON file here; the live APIs later) reads the Container API v1
-// Cluster resource with protojson semantics and reduces it to a
-// scanner.Cluster in FromProto, so all sources agree field by field.
+// Package discovery finds the GKE clusters that a scan covers: from gcloud
+// JSON files (Files), Cloud Asset Inventory (AssetInventory) or the
+// Container API (ContainerAPI); Live picks the live one of a mode. Every
+// source reads the Container API v1 Cluster resource with protojson
+// semantics and reduces it to a scanner.Cluster in FromProto, so all
+// sources agree field by field.
 package discovery
 
 import (

@@ -1,7 +1,7 @@
 // Package evidence turns Cloud Logging entries into symptom observations per
-// cluster. Entries come from a log file here (gcloud logging read
-// --format=json, or a ListLogEntries response) and from the Logging API
-// later; both go through the same Aggregator.
+// cluster. Entries come from log files (gcloud logging read --format=json,
+// or a ListLogEntries response; file.go) or from the Logging API
+// (logging.go); both go through the same Aggregator.
 package evidence
 
 import (

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -81,32 +80,3 @@ func affectedText(is *catalog.Issue) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-// errHelp: -h was asked for and the usage printed; exit 0.
-var errHelp = flag.ErrHelp
-
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags; a flag error has already been printed with the usage.
-func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return nil
-	case err == flag.ErrHelp:
-		return errHelp
-	default:
-		return fmt.Errorf("%s: %w", fs.Name(), errFlags)
-	}
-}
-
-// errFlags: the flag package already printed the problem and the usage.
-var errFlags = fmt.Errorf("invalid flags (see above)")

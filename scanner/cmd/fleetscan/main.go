@@ -34,6 +34,8 @@ const usage = `fleetscan finds GKE clusters exposed to known GKE issues.
 
 Usage:
   fleetscan scan --input FILE... [--logs FILE...] [flags]   scan clusters from gcloud JSON dumps
+  fleetscan scan --organization N | --folder N | --project ID [flags]
+                                                             scan a live scope (Application Default Credentials)
   fleetscan catalog list [--catalog DIR]                     list the known issues
   fleetscan catalog validate DIR                             check a directory of issue files
   fleetscan help [COMMAND]

@@ -19,18 +19,6 @@ import (
 	"github.com/fleetscan/fleetscan/schema"
 )
 
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error {
-	if s == "" {
-		return errors.New("empty value")
-	}
-	*l = append(*l, s)
-	return nil
-}
-
 type scanOptions struct {
 	inputs, logs listFlag
 	format       string
