@@ -28,6 +28,10 @@ demo: build ## Scan the bundled real-format fleet and logs, print the table, wri
 test: ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
 
+.PHONY: test-short
+test-short: ## The fast hermetic tier: go test -short (end-to-end tests skip)
+	$(GO) test -short -count=1 ./...
+
 .PHONY: e2e
 e2e: ## End-to-end tests only: real clients against the fakes, the function built like the buildpack (also part of make test)
 	$(GO) test -count=1 -v -run 'Test(Function|Live|Transient|Permission|Denied|Hostile|Empty|Cancel)' ./test/

@@ -323,6 +323,7 @@ func TestTerraformTablesMatchSchema(t *testing.T) {
 // make package builds the archive as deployed; unpacked, it builds the way
 // the Go buildpack builds it, and holds no test files or test data.
 func TestPackagedArchiveBuilds(t *testing.T) {
+	endToEnd(t)
 	if _, err := exec.LookPath("zip"); err != nil {
 		t.Skip("zip is not installed; make package needs it")
 	}

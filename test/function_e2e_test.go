@@ -80,6 +80,7 @@ func change(t *testing.T, f *fleetgen.Fleet, before []scanner.Finding) {
 // BigQuery rows and alert messages out; then a redelivery, a malformed
 // message, and a second scan after the fleet changed.
 func TestFunctionEndToEnd(t *testing.T) {
+	endToEnd(t)
 	const clusters, projects, seed = 150, 30, 11
 	f1 := liveFleet(t, clusters, projects, seed)
 	want1 := scanFiles(t, f1)
@@ -192,6 +193,7 @@ func TestFunctionEndToEnd(t *testing.T) {
 // A fifth of the GCP API calls failing transiently ends in the same rows
 // and alerts as a clean run.
 func TestFunctionTransientErrors(t *testing.T) {
+	endToEnd(t)
 	f := liveFleet(t, 120, 25, 12)
 	want := scanFiles(t, f)
 	s := newStack(t, "")
@@ -219,10 +221,11 @@ func TestFunctionTransientErrors(t *testing.T) {
 // publishes shards, each shard is its own invocation, and the scans table
 // records every shard planned and complete.
 func TestFunctionFanOut(t *testing.T) {
-	f := liveFleet(t, 2500, 2000, 13)
+	endToEnd(t)
+	f := liveFleet(t, 1500, 1200, 13)
 	want := scanFiles(t, f)
 	s := newStack(t, "")
-	s.serve(f, gcpfake.Options{}, "FLEETSCAN_SHARD_SIZE=500")
+	s.serve(f, gcpfake.Options{}, "FLEETSCAN_SHARD_SIZE=300")
 	s.publish("")
 	d := s.deliver()
 	if len(d) != 5 {
@@ -252,6 +255,7 @@ func TestFunctionFanOut(t *testing.T) {
 
 // The same first run against gcloud's Pub/Sub emulator, where installed.
 func TestFunctionWithPubSubEmulator(t *testing.T) {
+	endToEnd(t)
 	gcloud, err := exec.LookPath("gcloud")
 	if err != nil {
 		t.Skip("gcloud is not installed; the pstest variants cover the function")

@@ -204,6 +204,7 @@ func transitionSet(counts map[string]int) []string {
 // each transition is published exactly once (counted by finding_key,
 // transition and scan_id), and every delivery ends in success.
 func TestConcurrentRedelivery(t *testing.T) {
+	endToEnd(t)
 	for _, n := range []int{3, 10} {
 		t.Run(fmt.Sprint(n, " deliveries"), func(t *testing.T) {
 			f := liveFleet(t, 80, 16, 21)
@@ -229,6 +230,7 @@ func TestConcurrentRedelivery(t *testing.T) {
 // times at once: every transition once, and every project's alert state
 // holds the scan's findings with no outbox and no claim left.
 func TestConcurrentOverlappingShards(t *testing.T) {
+	endToEnd(t)
 	f := liveFleet(t, 80, 16, 22)
 	want := scanFiles(t, f)
 	ids := f.ProjectIDs()
@@ -302,6 +304,7 @@ func (s *stack) alertState(scope scanner.Scope, project string) *storedState {
 // A project whose clusters are all gone gets RESOLVED for each of its
 // findings, once, in both discovery modes; a redelivery adds nothing.
 func TestProjectEmptiedResolvesOnce(t *testing.T) {
+	endToEnd(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			f1 := liveFleet(t, 80, 16, 23)
@@ -350,6 +353,7 @@ func TestProjectEmptiedResolvesOnce(t *testing.T) {
 // (container-api), no CHANGED for a project whose logs cannot be read
 // (asset-inventory, OBSERVED would fall back to AFFECTED).
 func TestIncompleteProjectKeepsState(t *testing.T) {
+	endToEnd(t)
 	f := liveFleet(t, 80, 16, 24)
 	want := scanFiles(t, f)
 	folder := ""
@@ -404,6 +408,7 @@ func TestIncompleteProjectKeepsState(t *testing.T) {
 // and writes no COMPLETE row and no alert, so the views keep showing the
 // last good scan.
 func TestFunctionOutageFailsDelivery(t *testing.T) {
+	endToEnd(t)
 	f := liveFleet(t, 80, 16, 25)
 	for _, tc := range []struct{ mode, method, api string }{
 		{discovery.ModeContainerAPI, "container.ListClusters", "Container API"},
