@@ -196,7 +196,8 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	}
 	res, err := scanner.Scan(sctx, scanner.Options{
 		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter),
-		ScanID: j.scanID, Scope: j.scope.String(), OrgID: j.scope.OrganizationID(), Now: j.started, Lookback: j.lookback,
+		ScanID: j.scanID, Scope: j.scope.String(), OrgID: j.scope.OrganizationID(), Shard: j.shard, Shards: j.shards,
+		Now: j.started, Lookback: j.lookback,
 	})
 	if err != nil {
 		return f.failed(log, "scan", err)
@@ -205,7 +206,7 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 		if err := c.ensure(ctx, cfg); err != nil {
 			return f.failed(log, "bigquery", err)
 		}
-		if _, err := c.writer.Write(ctx, schema.FromResult(res, j.scope.OrganizationID(), j.shard, j.shards)); err != nil {
+		if _, err := c.writer.Write(ctx, schema.FromResult(res)); err != nil {
 			return f.failed(log, "bigquery", err)
 		}
 	}

@@ -67,21 +67,44 @@ type Options struct {
 	ScanID   string
 	Scope    string        // what was scanned, e.g. organizations/123 or the input files
 	OrgID    string        // organization_id of every finding, when known
+	Shard    int           // this scan's shard of a fanned-out scan, 0-based
+	Shards   int           // how many shards the scan has; zero means 1
 	Now      time.Time     // the end of the log window and scanned_at; zero means time.Now
 	Lookback time.Duration // the log window; zero means DefaultLookback
+}
+
+// Duration is a time.Duration whose JSON form is its text, e.g. "168h0m0s".
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // DefaultLookback is the log evidence window when none is given.
 const DefaultLookback = 7 * 24 * time.Hour
 
-// Result is a finished scan.
+// Result is a finished scan: everything its rows need.
 type Result struct {
 	ScanID         string          `json:"scan_id"`
 	Scope          string          `json:"scope"`
+	OrganizationID string          `json:"organization_id"`
+	Shard          int             `json:"shard"`
+	Shards         int             `json:"shards"`
 	StartedAt      time.Time       `json:"started_at"`
 	FinishedAt     time.Time       `json:"finished_at"`
 	CatalogVersion string          `json:"catalog_version"`
-	Lookback       string          `json:"lookback"`
+	Lookback       Duration        `json:"lookback"`
 	Summary        Summary         `json:"summary"`
 	Clusters       []ClusterRecord `json:"clusters"`
 	Findings       []Finding       `json:"findings"`
@@ -137,8 +160,11 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		ScanID:         opt.ScanID,
 		Scope:          opt.Scope,
 		StartedAt:      now,
+		OrganizationID: opt.OrgID,
+		Shard:          opt.Shard,
+		Shards:         max(opt.Shards, 1),
 		CatalogVersion: opt.Catalog.Version,
-		Lookback:       lookback.String(),
+		Lookback:       Duration(lookback),
 		Summary:        Summary{ByStatus: map[Status]int{}},
 	}
 	seen := map[ClusterKey]bool{}
@@ -183,7 +209,18 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		f.ScanID, f.ScannedAt, f.OrganizationID = opt.ScanID, now, opt.OrgID
+		if f.Evidence == nil {
+			f.Evidence = []Evidence{} // REPEATED columns load as [], not null
+		}
+		for j := range f.Evidence {
+			if f.Evidence[j].Nodes == nil {
+				f.Evidence[j].Nodes = []string{}
+			}
+		}
 		res.Summary.ByStatus[f.Status]++
+	}
+	for i := range res.Errors {
+		res.Errors[i].ScanID, res.Errors[i].ScannedAt = opt.ScanID, now
 	}
 	sortFindings(res.Findings)
 	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })

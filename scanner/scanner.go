@@ -29,9 +29,9 @@ type Cluster struct {
 
 // Pool is one node pool.
 type Pool struct {
-	Name      string `json:"name"`
-	Version   string `json:"version"`
-	ImageType string `json:"image_type"`
+	Name      string `json:"name" bigquery:"name"`
+	Version   string `json:"version" bigquery:"version"`
+	ImageType string `json:"image_type" bigquery:"image_type"`
 }
 
 // DataplaneV2 reports whether the cluster runs GKE Dataplane V2. An absent
@@ -64,42 +64,44 @@ const (
 // Statuses lists the statuses in report order.
 var Statuses = []Status{Observed, Affected, Unknown}
 
-// Finding is one issue on one cluster or node pool. Its JSON form is the
-// BigQuery findings row and the NDJSON line; field names are a contract.
+// Finding is one issue on one cluster or node pool. It is the one record of
+// a finding: its JSON form is the NDJSON line and the alert's data, and the
+// same fields (bigquery tags, equal to the json ones) are the BigQuery
+// findings row and its schema. Field names are a contract.
 type Finding struct {
-	ScanID         string     `json:"scan_id"`
-	ScannedAt      time.Time  `json:"scanned_at"`
-	FindingKey     string     `json:"finding_key"`
-	OrganizationID string     `json:"organization_id"`
-	ProjectID      string     `json:"project_id"`
-	Location       string     `json:"location"`
-	Cluster        string     `json:"cluster"`
-	ClusterID      string     `json:"cluster_id"`
-	NodePool       string     `json:"node_pool"`
-	IssueID        string     `json:"issue_id"`
-	Title          string     `json:"title"`
-	Severity       string     `json:"severity"`
-	Status         Status     `json:"status"`
-	Component      string     `json:"component"`
-	Version        string     `json:"version"`
-	FixedIn        string     `json:"fixed_in"`
-	Reason         string     `json:"reason"`
-	Remediation    string     `json:"remediation"`
-	DocsURL        string     `json:"docs_url"`
-	CatalogVersion string     `json:"catalog_version"`
-	Evidence       []Evidence `json:"evidence"`
+	ScanID         string     `json:"scan_id" bigquery:"scan_id"`
+	ScannedAt      time.Time  `json:"scanned_at" bigquery:"scanned_at"`
+	FindingKey     string     `json:"finding_key" bigquery:"finding_key"`
+	OrganizationID string     `json:"organization_id" bigquery:"organization_id"`
+	ProjectID      string     `json:"project_id" bigquery:"project_id"`
+	Location       string     `json:"location" bigquery:"location"`
+	Cluster        string     `json:"cluster" bigquery:"cluster"`
+	ClusterID      string     `json:"cluster_id" bigquery:"cluster_id"`
+	NodePool       string     `json:"node_pool" bigquery:"node_pool"`
+	IssueID        string     `json:"issue_id" bigquery:"issue_id"`
+	Title          string     `json:"title" bigquery:"title"`
+	Severity       string     `json:"severity" bigquery:"severity"`
+	Status         Status     `json:"status" bigquery:"status"`
+	Component      string     `json:"component" bigquery:"component"`
+	Version        string     `json:"version" bigquery:"version"`
+	FixedIn        string     `json:"fixed_in" bigquery:"fixed_in"`
+	Reason         string     `json:"reason" bigquery:"reason"`
+	Remediation    string     `json:"remediation" bigquery:"remediation"`
+	DocsURL        string     `json:"docs_url" bigquery:"docs_url"`
+	CatalogVersion string     `json:"catalog_version" bigquery:"catalog_version"`
+	Evidence       []Evidence `json:"evidence" bigquery:"evidence"`
 }
 
 // Evidence supports a finding.
 type Evidence struct {
-	Source    string     `json:"source"` // container_api, cloud_logging, kubernetes_api
-	Summary   string     `json:"summary"`
-	Count     int64      `json:"count"`
-	FirstSeen *time.Time `json:"first_seen"`
-	LastSeen  *time.Time `json:"last_seen"`
-	Nodes     []string   `json:"nodes"`
-	Sample    string     `json:"sample"`
-	Query     string     `json:"query"`
+	Source    string     `json:"source" bigquery:"source"` // container_api, cloud_logging, kubernetes_api
+	Summary   string     `json:"summary" bigquery:"summary"`
+	Count     int64      `json:"count" bigquery:"count"`
+	FirstSeen *time.Time `json:"first_seen" bigquery:"first_seen"`
+	LastSeen  *time.Time `json:"last_seen" bigquery:"last_seen"`
+	Nodes     []string   `json:"nodes" bigquery:"nodes"`
+	Sample    string     `json:"sample" bigquery:"sample"`
+	Query     string     `json:"query" bigquery:"query"`
 }
 
 // ClusterRecord is one cluster of a scan's inventory: the denominator of
@@ -110,11 +112,14 @@ type ClusterRecord struct {
 }
 
 // ScanError records a part of the scope that could not be read; the scan
-// goes on without it.
+// goes on without it. It is also the scan_errors row: Scan sets ScanID and
+// ScannedAt.
 type ScanError struct {
-	ProjectID string `json:"project_id"` // the project, when the error is about one
-	Resource  string `json:"resource"`   // what could not be read: projects/ID, folders/N, or the scope
-	API       string `json:"api"`        // cloudasset, container, resourcemanager, logging
-	Code      string `json:"code"`       // the gRPC code name, e.g. PERMISSION_DENIED
-	Message   string `json:"message"`
+	ScanID    string    `json:"scan_id" bigquery:"scan_id"`
+	ScannedAt time.Time `json:"scanned_at" bigquery:"scanned_at"`
+	ProjectID string    `json:"project_id" bigquery:"project_id"` // the project, when the error is about one
+	Resource  string    `json:"resource" bigquery:"resource"`     // what could not be read: projects/ID, folders/N, or the scope
+	API       string    `json:"api" bigquery:"api"`               // cloudasset, container, resourcemanager, logging
+	Code      string    `json:"code" bigquery:"code"`             // the gRPC code name, e.g. PERMISSION_DENIED
+	Message   string    `json:"message" bigquery:"message"`
 }

@@ -1,6 +1,7 @@
 // Package schema defines fleetscan's BigQuery tables, views and Looker
-// model. The Go row types here are the source of truth: the JSON schema
-// files under tables/ (read by Terraform and bq) are generated from them and
+// model. The scanner's records (scanner.Finding, scanner.ScanError) and the
+// row types here are the source of truth: the JSON schema files under
+// tables/ (read by Terraform and bq) are generated from them and
 // golden-tested, and the NDJSON files of --out-dir are the same rows.
 package schema
 
@@ -12,8 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"cloud.google.com/go/bigquery"
 
 	"github.com/fleetscan/fleetscan/scanner"
 )
@@ -51,158 +50,77 @@ const (
 	StatusCompleteWithErrors = "COMPLETE_WITH_ERRORS"
 )
 
-// ClusterRow is one row of the clusters table: a cluster as one scan saw it,
-// the denominator of every report.
+// ClusterRow is one row of the clusters table: a cluster as one scan saw
+// it, the denominator of every report. It is the only row that is not a
+// scanner record as it is: it adds the scan's ID, time and organization
+// and the derived dataplane_v2, and leaves out self_link, in the column
+// order that Terraform's table definitions already have.
 type ClusterRow struct {
-	ScanID           string    `bigquery:"scan_id" json:"scan_id"`
-	ScannedAt        time.Time `bigquery:"scanned_at" json:"scanned_at"`
-	OrganizationID   string    `bigquery:"organization_id" json:"organization_id"`
-	ProjectID        string    `bigquery:"project_id" json:"project_id"`
-	Location         string    `bigquery:"location" json:"location"`
-	Cluster          string    `bigquery:"cluster" json:"cluster"`
-	ClusterID        string    `bigquery:"cluster_id" json:"cluster_id"`
-	ClusterStatus    string    `bigquery:"cluster_status" json:"cluster_status"`
-	MasterVersion    string    `bigquery:"master_version" json:"master_version"`
-	NodeVersion      string    `bigquery:"node_version" json:"node_version"`
-	InitialVersion   string    `bigquery:"initial_version" json:"initial_version"`
-	ReleaseChannel   string    `bigquery:"release_channel" json:"release_channel"`
-	DatapathProvider string    `bigquery:"datapath_provider" json:"datapath_provider"`
-	DataplaneV2      bool      `bigquery:"dataplane_v2" json:"dataplane_v2"`
-	Autopilot        bool      `bigquery:"autopilot" json:"autopilot"`
-	VPCNative        bool      `bigquery:"vpc_native" json:"vpc_native"`
-	NodePools        []PoolRow `bigquery:"node_pools" json:"node_pools"`
-	SkippedChecks    []string  `bigquery:"skipped_checks" json:"skipped_checks"`
+	ScanID           string         `bigquery:"scan_id" json:"scan_id"`
+	ScannedAt        time.Time      `bigquery:"scanned_at" json:"scanned_at"`
+	OrganizationID   string         `bigquery:"organization_id" json:"organization_id"`
+	ProjectID        string         `bigquery:"project_id" json:"project_id"`
+	Location         string         `bigquery:"location" json:"location"`
+	Cluster          string         `bigquery:"cluster" json:"cluster"`
+	ClusterID        string         `bigquery:"cluster_id" json:"cluster_id"`
+	ClusterStatus    string         `bigquery:"cluster_status" json:"cluster_status"`
+	MasterVersion    string         `bigquery:"master_version" json:"master_version"`
+	NodeVersion      string         `bigquery:"node_version" json:"node_version"`
+	InitialVersion   string         `bigquery:"initial_version" json:"initial_version"`
+	ReleaseChannel   string         `bigquery:"release_channel" json:"release_channel"`
+	DatapathProvider string         `bigquery:"datapath_provider" json:"datapath_provider"`
+	DataplaneV2      bool           `bigquery:"dataplane_v2" json:"dataplane_v2"`
+	Autopilot        bool           `bigquery:"autopilot" json:"autopilot"`
+	VPCNative        bool           `bigquery:"vpc_native" json:"vpc_native"`
+	NodePools        []scanner.Pool `bigquery:"node_pools" json:"node_pools"`
+	SkippedChecks    []string       `bigquery:"skipped_checks" json:"skipped_checks"`
 }
 
-// PoolRow is a node pool of a ClusterRow.
-type PoolRow struct {
-	Name      string `bigquery:"name" json:"name"`
-	Version   string `bigquery:"version" json:"version"`
-	ImageType string `bigquery:"image_type" json:"image_type"`
-}
-
-// FindingRow is one row of the findings table; its fields are the finding
-// contract.
-type FindingRow struct {
-	ScanID         string        `bigquery:"scan_id" json:"scan_id"`
-	ScannedAt      time.Time     `bigquery:"scanned_at" json:"scanned_at"`
-	FindingKey     string        `bigquery:"finding_key" json:"finding_key"`
-	OrganizationID string        `bigquery:"organization_id" json:"organization_id"`
-	ProjectID      string        `bigquery:"project_id" json:"project_id"`
-	Location       string        `bigquery:"location" json:"location"`
-	Cluster        string        `bigquery:"cluster" json:"cluster"`
-	ClusterID      string        `bigquery:"cluster_id" json:"cluster_id"`
-	NodePool       string        `bigquery:"node_pool" json:"node_pool"`
-	IssueID        string        `bigquery:"issue_id" json:"issue_id"`
-	Title          string        `bigquery:"title" json:"title"`
-	Severity       string        `bigquery:"severity" json:"severity"`
-	Status         string        `bigquery:"status" json:"status"`
-	Component      string        `bigquery:"component" json:"component"`
-	Version        string        `bigquery:"version" json:"version"`
-	FixedIn        string        `bigquery:"fixed_in" json:"fixed_in"`
-	Reason         string        `bigquery:"reason" json:"reason"`
-	Remediation    string        `bigquery:"remediation" json:"remediation"`
-	DocsURL        string        `bigquery:"docs_url" json:"docs_url"`
-	CatalogVersion string        `bigquery:"catalog_version" json:"catalog_version"`
-	Evidence       []EvidenceRow `bigquery:"evidence" json:"evidence"`
-}
-
-// EvidenceRow is one evidence record of a finding.
-type EvidenceRow struct {
-	Source    string                 `bigquery:"source" json:"source"`
-	Summary   string                 `bigquery:"summary" json:"summary"`
-	Count     int64                  `bigquery:"count" json:"count"`
-	FirstSeen bigquery.NullTimestamp `bigquery:"first_seen" json:"first_seen"`
-	LastSeen  bigquery.NullTimestamp `bigquery:"last_seen" json:"last_seen"`
-	Nodes     []string               `bigquery:"nodes" json:"nodes"`
-	Sample    string                 `bigquery:"sample" json:"sample"`
-	Query     string                 `bigquery:"query" json:"query"`
-}
-
-// ScanErrorRow is one row of the scan_errors table.
-type ScanErrorRow struct {
-	ScanID    string    `bigquery:"scan_id" json:"scan_id"`
-	ScannedAt time.Time `bigquery:"scanned_at" json:"scanned_at"`
-	ProjectID string    `bigquery:"project_id" json:"project_id"`
-	Resource  string    `bigquery:"resource" json:"resource"`
-	API       string    `bigquery:"api" json:"api"`
-	Code      string    `bigquery:"code" json:"code"`
-	Message   string    `bigquery:"message" json:"message"`
-}
-
-// Rows is a scan as rows of every table.
+// Rows is a scan as rows of every table. Findings and scan errors are the
+// scanner's own records.
 type Rows struct {
 	Scans      []ScanRow
 	Clusters   []ClusterRow
-	Findings   []FindingRow
-	ScanErrors []ScanErrorRow
+	Findings   []scanner.Finding
+	ScanErrors []scanner.ScanError
 }
 
 // FromResult turns a finished scan (or shard) into rows.
-func FromResult(res *scanner.Result, organizationID string, shard, shards int) Rows {
+func FromResult(res *scanner.Result) Rows {
 	s := res.Summary
 	status := StatusComplete
 	if s.Errors > 0 {
 		status = StatusCompleteWithErrors
 	}
 	rows := Rows{Scans: []ScanRow{{
-		ScanID: res.ScanID, Scope: res.Scope, OrganizationID: organizationID,
-		Shard: int64(shard), Shards: int64(max(shards, 1)), Status: status,
+		ScanID: res.ScanID, Scope: res.Scope, OrganizationID: res.OrganizationID,
+		Shard: int64(res.Shard), Shards: int64(max(res.Shards, 1)), Status: status,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
-		CatalogVersion: res.CatalogVersion, Lookback: res.Lookback,
+		CatalogVersion: res.CatalogVersion, Lookback: res.Lookback.String(),
 		Projects: int64(s.Projects), ProjectsFailed: int64(s.ProjectsFailed),
 		Clusters: int64(s.Clusters), DataplaneV2Clusters: int64(s.DataplaneV2),
 		Findings: int64(s.Findings), Affected: int64(s.ByStatus[scanner.Affected]),
 		Observed: int64(s.ByStatus[scanner.Observed]), Unknown: int64(s.ByStatus[scanner.Unknown]),
 		SkippedChecks: int64(s.SkippedChecks), Errors: int64(s.Errors),
 		LogEvents: int64(s.LogEvents), LogEventsUnmatched: int64(s.UnmatchedEvents),
-	}}}
+	}}, Findings: res.Findings, ScanErrors: res.Errors}
 	for _, c := range res.Clusters {
-		pools := make([]PoolRow, len(c.NodePools))
-		for i, p := range c.NodePools {
-			pools[i] = PoolRow(p)
-		}
 		rows.Clusters = append(rows.Clusters, ClusterRow{
-			ScanID: res.ScanID, ScannedAt: res.StartedAt, OrganizationID: organizationID,
+			ScanID: res.ScanID, ScannedAt: res.StartedAt, OrganizationID: res.OrganizationID,
 			ProjectID: c.ProjectID, Location: c.Location, Cluster: c.Name, ClusterID: c.ID,
 			ClusterStatus: c.Status, MasterVersion: c.MasterVersion, NodeVersion: c.NodeVersion,
 			InitialVersion: c.InitialVersion, ReleaseChannel: c.ReleaseChannel,
 			DatapathProvider: c.Datapath, DataplaneV2: c.DataplaneV2(), Autopilot: c.Autopilot, VPCNative: c.VPCNative,
-			NodePools: pools, SkippedChecks: nonNil(c.SkippedChecks),
+			NodePools: nonNil(c.NodePools), SkippedChecks: nonNil(c.SkippedChecks),
 		})
-	}
-	for _, f := range res.Findings {
-		ev := make([]EvidenceRow, len(f.Evidence))
-		for i, e := range f.Evidence {
-			ev[i] = EvidenceRow{Source: e.Source, Summary: e.Summary, Count: e.Count,
-				FirstSeen: nullTime(e.FirstSeen), LastSeen: nullTime(e.LastSeen),
-				Nodes: nonNil(e.Nodes), Sample: e.Sample, Query: e.Query}
-		}
-		rows.Findings = append(rows.Findings, FindingRow{
-			ScanID: f.ScanID, ScannedAt: f.ScannedAt, FindingKey: f.FindingKey, OrganizationID: f.OrganizationID,
-			ProjectID: f.ProjectID, Location: f.Location, Cluster: f.Cluster, ClusterID: f.ClusterID,
-			NodePool: f.NodePool, IssueID: f.IssueID, Title: f.Title, Severity: f.Severity, Status: string(f.Status),
-			Component: f.Component, Version: f.Version, FixedIn: f.FixedIn, Reason: f.Reason,
-			Remediation: f.Remediation, DocsURL: f.DocsURL, CatalogVersion: f.CatalogVersion, Evidence: ev,
-		})
-	}
-	for _, e := range res.Errors {
-		rows.ScanErrors = append(rows.ScanErrors, ScanErrorRow{ScanID: res.ScanID, ScannedAt: res.StartedAt,
-			ProjectID: e.ProjectID, Resource: e.Resource, API: e.API, Code: e.Code, Message: e.Message})
 	}
 	return rows
 }
 
-func nullTime(t *time.Time) bigquery.NullTimestamp {
-	if t == nil {
-		return bigquery.NullTimestamp{}
-	}
-	return bigquery.NullTimestamp{Timestamp: t.UTC(), Valid: true}
-}
-
-func nonNil(s []string) []string {
+// nonNil: REPEATED columns load as [], not null.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

@@ -4,10 +4,13 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/bigquery"
+	"github.com/fleetscan/fleetscan/scanner"
 )
 
 // Table names.
@@ -62,7 +65,7 @@ func Tables() []Table {
 			},
 		},
 		{
-			Name: TableFindings, Description: "One row per issue found on a cluster or node pool, per scan.", row: FindingRow{},
+			Name: TableFindings, Description: "One row per issue found on a cluster or node pool, per scan.", row: scanner.Finding{},
 			required:  []string{"scan_id", "scanned_at", "finding_key", "project_id", "location", "cluster", "issue_id", "severity", "status"},
 			Partition: "scanned_at", Clustering: []string{"project_id", "cluster", "issue_id"},
 			descriptions: map[string]string{
@@ -88,7 +91,7 @@ func Tables() []Table {
 			},
 		},
 		{
-			Name: TableScanErrors, Description: "Parts of a scope a scan could not read; the scan went on without them.", row: ScanErrorRow{},
+			Name: TableScanErrors, Description: "Parts of a scope a scan could not read; the scan went on without them.", row: scanner.ScanError{},
 			required:  []string{"scan_id", "scanned_at", "api", "code"},
 			Partition: "scanned_at", Clustering: []string{"project_id", "api"},
 			descriptions: map[string]string{
@@ -114,13 +117,83 @@ func TableByName(name string) (Table, bool) {
 // column NULLABLE (or REPEATED) except the listed REQUIRED ones, with
 // descriptions. New columns may only ever be NULLABLE or REPEATED.
 func (t Table) Schema() bigquery.Schema {
-	s, err := bigquery.InferSchema(t.row)
+	s, err := inferSchema(reflect.TypeOf(t.row))
 	if err != nil {
 		panic(fmt.Sprintf("schema %s: %v", t.Name, err)) // a programming error, caught by the tests
 	}
-	s = s.Relax()
 	t.annotate(s, "")
 	return s
+}
+
+var typeOfTime = reflect.TypeFor[time.Time]()
+
+// inferSchema maps a Go record to BigQuery columns as bigquery.InferSchema
+// does (names from bigquery tags, embedded structs flattened, "-" left
+// out), plus *time.Time as a TIMESTAMP (the scanner's optional times),
+// with every column NULLABLE or REPEATED.
+func inferSchema(rt reflect.Type) (bigquery.Schema, error) {
+	var s bigquery.Schema
+	for f := range rt.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("bigquery"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			inner, err := inferSchema(f.Type)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, inner...)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fs, err := inferField(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", rt.Name(), f.Name, err)
+		}
+		fs.Name = name
+		s = append(s, fs)
+	}
+	return s, nil
+}
+
+func inferField(t reflect.Type) (*bigquery.FieldSchema, error) {
+	if t == typeOfTime || t.Kind() == reflect.Pointer && t.Elem() == typeOfTime {
+		return &bigquery.FieldSchema{Type: bigquery.TimestampFieldType}, nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return &bigquery.FieldSchema{Type: bigquery.StringFieldType}, nil
+	case reflect.Bool:
+		return &bigquery.FieldSchema{Type: bigquery.BooleanFieldType}, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return &bigquery.FieldSchema{Type: bigquery.IntegerFieldType}, nil
+	case reflect.Float32, reflect.Float64:
+		return &bigquery.FieldSchema{Type: bigquery.FloatFieldType}, nil
+	case reflect.Struct:
+		inner, err := inferSchema(t)
+		if err != nil {
+			return nil, err
+		}
+		return &bigquery.FieldSchema{Type: bigquery.RecordFieldType, Schema: inner}, nil
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Slice {
+			return nil, fmt.Errorf("nested repeated type %s", t)
+		}
+		fs, err := inferField(t.Elem())
+		if err != nil {
+			return nil, err
+		}
+		fs.Repeated = true
+		return fs, nil
+	}
+	return nil, fmt.Errorf("unsupported type %s", t)
 }
 
 func (t Table) annotate(s bigquery.Schema, prefix string) {

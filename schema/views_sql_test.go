@@ -43,7 +43,7 @@ type scanBuild struct{ res *scanner.Result }
 func newScan(scanID, scope string, started time.Time) *scanBuild {
 	return &scanBuild{res: &scanner.Result{
 		ScanID: scanID, Scope: scope, StartedAt: started, FinishedAt: started.Add(4 * time.Minute),
-		CatalogVersion: "cat-1", Lookback: "168h0m0s",
+		CatalogVersion: "cat-1", Lookback: scanner.Duration(168 * time.Hour),
 	}}
 }
 
@@ -72,7 +72,7 @@ func (b *scanBuild) finding(c scanner.ClusterRecord, nodePool, issue, severity s
 		Reason:      "The " + component + " runs " + version + ", below the fix.",
 		Remediation: "Upgrade to 1.28.3-gke.1090000 or later.", DocsURL: "https://cloud.google.com/kubernetes-engine/docs/how-to/dataplane-v2",
 		CatalogVersion: b.res.CatalogVersion,
-		Evidence:       append([]scanner.Evidence{{Source: "container_api", Summary: component + " version " + version, Count: 1}}, ev...),
+		Evidence:       append([]scanner.Evidence{{Source: "container_api", Summary: component + " version " + version, Count: 1, Nodes: []string{}}}, ev...),
 	})
 	return b
 }
@@ -119,7 +119,8 @@ func (b *scanBuild) rows(shard, shards int) Rows {
 	}
 	s.Projects, s.ProjectsFailed = len(projects), len(failed)
 	r.Summary = s
-	return FromResult(r, orgOf(r.Scope), shard, shards)
+	r.OrganizationID, r.Shard, r.Shards = orgOf(r.Scope), shard, shards
+	return FromResult(r)
 }
 
 // plannedRows are the scans rows a fan-out writes before publishing its shards
@@ -173,7 +174,7 @@ type (
 	}
 	latestFindingRow struct {
 		Scope string `json:"scope"`
-		FindingRow
+		scanner.Finding
 	}
 	latestClusterRow struct {
 		Scope string `json:"scope"`
@@ -245,7 +246,7 @@ func withScope[R any, T any](scope string, rows []R, wrap func(string, R) T) []T
 func findingsOf(scope string, rs ...Rows) []latestFindingRow {
 	var out []latestFindingRow
 	for _, r := range rs {
-		out = append(out, withScope(scope, r.Findings, func(s string, f FindingRow) latestFindingRow { return latestFindingRow{s, f} })...)
+		out = append(out, withScope(scope, r.Findings, func(s string, f scanner.Finding) latestFindingRow { return latestFindingRow{s, f} })...)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"google.golang.org/api/googleapi"
 )
@@ -205,11 +206,11 @@ func (w *Writer) Write(ctx context.Context, rows Rows) (Stats, error) {
 		table string
 		items []keyed
 	}{
-		{TableFindings, keyedRows(rows.Findings, func(r FindingRow) string { return r.ScanID + "/" + r.FindingKey })},
+		{TableFindings, keyedRows(rows.Findings, func(r scanner.Finding) string { return r.ScanID + "/" + r.FindingKey })},
 		{TableClusters, keyedRows(rows.Clusters, func(r ClusterRow) string {
 			return r.ScanID + "/" + r.ProjectID + "/" + r.Location + "/" + r.Cluster
 		})},
-		{TableScanErrors, keyedRows(rows.ScanErrors, func(r ScanErrorRow) string {
+		{TableScanErrors, keyedRows(rows.ScanErrors, func(r scanner.ScanError) string {
 			return r.ScanID + "/" + r.Resource + "/" + r.API + "/" + r.Code + "/" + r.Message
 		})},
 		{TableScans, keyedRows(rows.Scans, func(r ScanRow) string {

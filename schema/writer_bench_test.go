@@ -12,7 +12,7 @@ import (
 // findings repeated with distinct keys) through the real client to the
 // fake, which validates every row; reports rows/s and insertAll requests.
 func BenchmarkWrite30kFindings(b *testing.B) {
-	base := schema.FromResult(demoScan(b), "123", 0, 1)
+	base := rowsOf(demoScan(b), "123")
 	rows := schema.Rows{Scans: base.Scans}
 	for i := 0; len(rows.Findings) < 30_000; i++ {
 		for _, f := range base.Findings {

@@ -28,6 +28,12 @@ const project, dataset = "my-proj", "fleetscan"
 
 var fastRetry = gcpclient.Policy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond, Timeout: 10 * time.Second}
 
+// rowsOf is the rows of res as a scan of organization org writes them.
+func rowsOf(res *scanner.Result, org string) schema.Rows {
+	res.OrganizationID = org
+	return schema.FromResult(res)
+}
+
 // demoScan scans the bundled gcpdiag dumps and sample fleet, as make demo does.
 func demoScan(t testing.TB) *scanner.Result {
 	t.Helper()
@@ -205,7 +211,7 @@ func TestWriteRowsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := demoScan(t)
-	st, err := w.Write(t.Context(), schema.FromResult(res, "123", 0, 1))
+	st, err := w.Write(t.Context(), rowsOf(res, "123"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +246,7 @@ func TestWriteTwiceSameKeys(t *testing.T) {
 	if err := w.Ensure(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	rows := schema.FromResult(demoScan(t), "123", 0, 1)
+	rows := rowsOf(demoScan(t), "123")
 	keys := func() map[string]bool {
 		out := map[string]bool{}
 		for _, r := range srv.Rows(project, dataset, schema.TableFindings) {
@@ -252,7 +258,7 @@ func TestWriteTwiceSameKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, firstIDs := keys(), srv.InsertIDs(project, dataset, schema.TableFindings)
-	if _, err := w.Write(t.Context(), schema.FromResult(demoScan(t), "123", 0, 1)); err != nil {
+	if _, err := w.Write(t.Context(), rowsOf(demoScan(t), "123")); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(first, keys()); diff != "" {
@@ -275,7 +281,7 @@ func TestWriteRetriesTransient(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.FailNext("tabledata.insertAll", 503, "backendError", 2)
-	if _, err := w.Write(t.Context(), schema.FromResult(demoScan(t), "", 0, 1)); err != nil {
+	if _, err := w.Write(t.Context(), rowsOf(demoScan(t), "")); err != nil {
 		t.Fatalf("Write after two 503s: %v", err)
 	}
 	if n := len(srv.Rows(project, dataset, schema.TableFindings)); n != 22 {
@@ -284,7 +290,7 @@ func TestWriteRetriesTransient(t *testing.T) {
 	// A 429 the client does not retry by itself (it retries 5xx and
 	// rateLimitExceeded): the writer does.
 	srv.FailNext("tabledata.insertAll", 429, "quotaExceeded", 1)
-	st, err := w.Write(t.Context(), schema.FromResult(demoScan(t), "", 0, 1))
+	st, err := w.Write(t.Context(), rowsOf(demoScan(t), ""))
 	if err != nil {
 		t.Fatalf("Write after a 429: %v", err)
 	}
@@ -302,7 +308,7 @@ func TestWritePermanentError(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.FailNext("tabledata.insertAll", 403, "accessDenied", 1)
-	_, err := w.Write(t.Context(), schema.FromResult(demoScan(t), "", 0, 1))
+	_, err := w.Write(t.Context(), rowsOf(demoScan(t), ""))
 	if err == nil || !strings.HasPrefix(err.Error(), "write findings: googleapi: Error 403: ") || !strings.Contains(err.Error(), "accessDenied") {
 		t.Errorf("Write error = %v, want the findings table and accessDenied", err)
 	}
@@ -327,7 +333,7 @@ func TestWriteRowErrors(t *testing.T) {
 	if err := w.Client.Dataset(dataset).Table(tb.Name).Create(ctx, md); err != nil {
 		t.Fatal(err)
 	}
-	rows := schema.Rows{Scans: schema.FromResult(demoScan(t), "", 0, 1).Scans}
+	rows := schema.Rows{Scans: rowsOf(demoScan(t), "").Scans}
 	_, err := w.Write(ctx, rows)
 	want := "write scans: row 0: invalid: no such field: lookback. (field lookback)"
 	if err == nil || err.Error() != want {
@@ -339,7 +345,7 @@ func TestWriteRowErrors(t *testing.T) {
 // load checks it.
 func TestNDJSONValidates(t *testing.T) {
 	dir := t.TempDir()
-	paths, err := schema.WriteNDJSON(dir, schema.FromResult(demoScan(t), "123", 0, 1))
+	paths, err := schema.WriteNDJSON(dir, rowsOf(demoScan(t), "123"))
 	if err != nil {
 		t.Fatal(err)
 	}

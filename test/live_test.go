@@ -270,7 +270,7 @@ func TestDeniedFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []scanner.ScanError{{Resource: folder, API: "resourcemanager", Code: "PERMISSION_DENIED"}}
+	want := []scanner.ScanError{{ScanID: "e2e", ScannedAt: f.Now.UTC(), Resource: folder, API: "resourcemanager", Code: "PERMISSION_DENIED"}}
 	if diff := cmp.Diff(want, got.Errors, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Message" }, cmp.Ignore())); diff != "" {
 		t.Errorf("scan errors (-want +got):\n%s", diff)
 	}

@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/bigquery"
 	"google.golang.org/api/googleapi"
 
+	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/schema"
 	"github.com/fleetscan/fleetscan/test/bqfake"
 )
@@ -84,8 +85,11 @@ var (
 	firstSeen = time.Date(2025, 3, 13, 22, 1, 2, 3000, time.UTC)
 )
 
-func findingRow() schema.FindingRow {
-	return schema.FindingRow{
+// scannedAt is scanned, addressable.
+var scannedAt = scanned
+
+func findingRow() scanner.Finding {
+	return scanner.Finding{
 		ScanID: "scan-7f3a", ScannedAt: scanned,
 		FindingKey: "9c1e0b7d2f", OrganizationID: "123456789012",
 		ProjectID: "shop-prod", Location: "europe-west1", Cluster: "web",
@@ -95,12 +99,12 @@ func findingRow() schema.FindingRow {
 		Reason:      "Nodes run 1.29.4-gke.1043002, before the fix in 1.29.6-gke.1038001.",
 		Remediation: "Upgrade the node pool.", DocsURL: "https://cloud.google.com/kubernetes-engine/docs/release-notes",
 		CatalogVersion: "sha256:abc",
-		Evidence: []schema.EvidenceRow{
+		Evidence: []scanner.Evidence{
 			{Source: "container_api", Summary: "nodePools[0].version=1.29.4-gke.1043002", Count: 1},
 			{
 				Source: "cloud_logging", Summary: "DNS timeouts", Count: 42,
-				FirstSeen: bigquery.NullTimestamp{Timestamp: firstSeen, Valid: true},
-				LastSeen:  bigquery.NullTimestamp{Timestamp: scanned, Valid: true},
+				FirstSeen: &firstSeen,
+				LastSeen:  &scannedAt,
 				Nodes:     []string{"gke-web-pool-1-a", "gke-web-pool-1-b"},
 				Sample:    "dns: i/o timeout", Query: `resource.type="k8s_node"`,
 			},
@@ -115,7 +119,7 @@ func clusterRow() schema.ClusterRow {
 		ClusterStatus: "RUNNING", MasterVersion: "1.29.5-gke.1091002", NodeVersion: "1.29.4-gke.1043002",
 		InitialVersion: "1.27.3-gke.100", ReleaseChannel: "REGULAR", DatapathProvider: "ADVANCED_DATAPATH",
 		DataplaneV2: true, Autopilot: false, VPCNative: true,
-		NodePools:     []schema.PoolRow{{Name: "pool-1", Version: "1.29.4-gke.1043002", ImageType: "COS_CONTAINERD"}},
+		NodePools:     []scanner.Pool{{Name: "pool-1", Version: "1.29.4-gke.1043002", ImageType: "COS_CONTAINERD"}},
 		SkippedChecks: []string{},
 	}
 }
@@ -131,8 +135,8 @@ func scanRow() schema.ScanRow {
 	}
 }
 
-func scanErrorRow() schema.ScanErrorRow {
-	return schema.ScanErrorRow{
+func scanErrorRow() scanner.ScanError {
+	return scanner.ScanError{
 		ScanID: "scan-7f3a", ScannedAt: scanned, ProjectID: "legacy-1", Resource: "projects/legacy-1",
 		API: "container", Code: "PERMISSION_DENIED", Message: "Required container.clusters.list permission",
 	}
@@ -303,7 +307,7 @@ func TestPutStoresRowsAsTheClientEncodesThem(t *testing.T) {
 	if e1["count"] != json.Number("42") {
 		t.Errorf("evidence[1].count = %#v, want json.Number 42", e1["count"])
 	}
-	// A NULL NullTimestamp is an explicit null; an empty repeated field is omitted.
+	// A nil *time.Time is an explicit null; an empty repeated field is omitted.
 	if v, present := e0["first_seen"]; !present || v != nil {
 		t.Errorf("evidence[0].first_seen = %#v (present %v), want null", v, present)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // writeBigQuery ensures the dataset, tables and views, then writes the scan.
-func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, orgID string, stderr io.Writer) error {
+func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, stderr io.Writer) error {
 	project, dataset, _ := schema.ParseDataset(o.bigquery) // validated already
 	ep, _ := o.endpointOverrides()                         // validated already
 	client, err := bigquery.NewClient(ctx, project, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
@@ -24,7 +24,7 @@ func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, or
 	if err := w.Ensure(ctx); err != nil {
 		return fmt.Errorf("BigQuery %s: %w", o.bigquery, err)
 	}
-	st, err := w.Write(ctx, schema.FromResult(res, orgID, 0, 1))
+	st, err := w.Write(ctx, schema.FromResult(res))
 	if err != nil {
 		return fmt.Errorf("BigQuery %s: %w", o.bigquery, err)
 	}

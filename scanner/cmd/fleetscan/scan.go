@@ -109,14 +109,14 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
 	}
 	if o.outDir != "" {
-		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res, opt.OrgID, 0, 1))
+		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res))
 		if err != nil {
 			return 0, err
 		}
 		fmt.Fprintf(stderr, "fleetscan: wrote %s\n", strings.Join(paths, ", "))
 	}
 	if o.bigquery != "" {
-		if err := o.writeBigQuery(ctx, res, opt.OrgID, stderr); err != nil {
+		if err := o.writeBigQuery(ctx, res, stderr); err != nil {
 			return 0, err
 		}
 	}

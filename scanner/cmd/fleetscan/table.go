@@ -17,7 +17,7 @@ import (
 func writeTable(w io.Writer, res *scanner.Result, cat *catalog.Catalog) error {
 	ew := &errWriter{w: w}
 	until := res.StartedAt
-	since := until.Add(-mustDuration(res.Lookback))
+	since := until.Add(-time.Duration(res.Lookback))
 	ew.printf("fleetscan scan %s · catalog %s · log window %s to %s\n",
 		res.ScanID, res.CatalogVersion, since.Format(time.RFC3339), until.Format(time.RFC3339))
 
@@ -183,11 +183,6 @@ func orCluster(pool string) string {
 		return "(cluster)"
 	}
 	return pool
-}
-
-func mustDuration(s string) time.Duration {
-	d, _ := time.ParseDuration(s)
-	return d
 }
 
 // errWriter keeps the first write error so printing code stays linear.
