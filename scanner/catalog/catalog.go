@@ -93,20 +93,22 @@ const (
 
 // Issue is one catalog entry. Field names are the YAML keys.
 type Issue struct {
-	ID          string     `yaml:"id"`
-	Title       string     `yaml:"title"`
-	Severity    Severity   `yaml:"severity"`
-	Summary     string     `yaml:"summary"`
-	Scope       Scope      `yaml:"scope"`
-	DecidedBy   Source     `yaml:"decided_by"`
-	Compares    Component  `yaml:"compares"`
-	Conditions  Conditions `yaml:"conditions"`
-	Affected    []Range    `yaml:"affected"`
-	Checks      string     `yaml:"checks"`
-	Symptom     *Symptom   `yaml:"symptom"`
-	Remediation string     `yaml:"remediation"`
-	DocsURL     string     `yaml:"docs_url"`
-	References  []string   `yaml:"references"`
+	ID         string     `yaml:"id"`
+	Title      string     `yaml:"title"`
+	Severity   Severity   `yaml:"severity"`
+	Summary    string     `yaml:"summary"`
+	Scope      Scope      `yaml:"scope"`
+	DecidedBy  Source     `yaml:"decided_by"`
+	Compares   Component  `yaml:"compares"`
+	Conditions Conditions `yaml:"conditions"`
+	Affected   []Range    `yaml:"affected"`
+	Checks     string     `yaml:"checks"`
+	// Kubernetes is the check of an issue decided by kubernetes_api.
+	Kubernetes  *KubernetesCheck `yaml:"kubernetes"`
+	Symptom     *Symptom         `yaml:"symptom"`
+	Remediation string           `yaml:"remediation"`
+	DocsURL     string           `yaml:"docs_url"`
+	References  []string         `yaml:"references"`
 
 	file string // the file it was read from, for messages
 }

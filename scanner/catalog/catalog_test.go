@@ -159,3 +159,32 @@ func write(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// The Kubernetes API checks are data: each rule's parameters as the
+// Dataplane V2 page states them.
+func TestEmbeddedKubernetesChecks(t *testing.T) {
+	cat, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(id string) *KubernetesCheck {
+		is := cat.Issue(id)
+		if is == nil || is.Kubernetes == nil {
+			t.Fatalf("%s has no kubernetes check", id)
+		}
+		return is.Kubernetes
+	}
+	rf := check("DPV2-NODEPORT-RANDOMFULLY")
+	from, flag, toPorts := rf.Versions()
+	if lo, hi := rf.Ports(); rf.Rule != RuleIPMasqRandomFully || rf.Image != "ip-masq-agent" ||
+		from != (Minor{2, 10}) || flag != (Minor{2, 11}) || toPorts != (Minor{2, 12}) || lo != 30000 || hi != 32767 {
+		t.Errorf("DPV2-NODEPORT-RANDOMFULLY check = %+v", rf)
+	}
+	ep := check("DPV2-NODEPORT-EPHEMERAL")
+	if lo, hi := ep.Ports(); ep.Rule != RuleEphemeralPortRange || ep.Sysctl != "net.ipv4.ip_local_port_range" || lo != 30000 || hi != 32767 {
+		t.Errorf("DPV2-NODEPORT-EPHEMERAL check = %+v", ep)
+	}
+	if np := check("DPV2-NETPOL-ENDPORT"); np.Rule != RuleNetworkPolicyEndPort {
+		t.Errorf("DPV2-NETPOL-ENDPORT check = %+v", np)
+	}
+}

@@ -109,12 +109,20 @@ func (is *Issue) validate() []string {
 		if strings.TrimSpace(is.Checks) == "" {
 			bad("checks is missing: say what the Kubernetes API check looks for")
 		}
+		if is.Kubernetes == nil {
+			bad("kubernetes is missing: an issue decided by kubernetes_api names its rule (one of %s)", strings.Join(rules, ", "))
+		} else {
+			p = append(p, is.Kubernetes.validate()...)
+		}
 	case CloudLogging:
 		if is.Symptom == nil {
 			bad("symptom is missing: an issue decided by cloud_logging needs one")
 		}
 	default:
 		bad("decided_by %q is not container_api, kubernetes_api or cloud_logging", is.DecidedBy)
+	}
+	if is.DecidedBy != KubernetesAPI && is.Kubernetes != nil {
+		bad("kubernetes is only for issues decided by kubernetes_api")
 	}
 	if is.DecidedBy != ContainerAPI {
 		if is.Compares != "" {
