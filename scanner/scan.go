@@ -64,13 +64,16 @@ type Options struct {
 	Catalog  *catalog.Catalog
 	Source   Source
 	Evidence EvidenceSource // nil: no log evidence
-	ScanID   string
-	Scope    string        // what was scanned, e.g. organizations/123 or the input files
-	OrgID    string        // organization_id of every finding, when known
-	Shard    int           // this scan's shard of a fanned-out scan, 0-based
-	Shards   int           // how many shards the scan has; zero means 1
-	Now      time.Time     // the end of the log window and scanned_at; zero means time.Now
-	Lookback time.Duration // the log window; zero means DefaultLookback
+	// InCluster, when set, decides the kubernetes_api issues from the
+	// clusters' objects; nil lists them as skipped checks.
+	InCluster InCluster
+	ScanID    string
+	Scope     string        // what was scanned, e.g. organizations/123 or the input files
+	OrgID     string        // organization_id of every finding, when known
+	Shard     int           // this scan's shard of a fanned-out scan, 0-based
+	Shards    int           // how many shards the scan has; zero means 1
+	Now       time.Time     // the end of the log window and scanned_at; zero means time.Now
+	Lookback  time.Duration // the log window; zero means DefaultLookback
 }
 
 // Duration is a time.Duration whose JSON form is its text, e.g. "168h0m0s".
@@ -189,6 +192,11 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.Coverage = cov
+	if opt.InCluster != nil {
+		if err := res.checkInCluster(ctx, opt.Catalog, opt.InCluster, failed); err != nil {
+			return nil, err
+		}
+	}
 
 	if opt.Evidence != nil {
 		q := EvidenceQuery{

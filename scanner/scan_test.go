@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/test/testkit"
@@ -219,5 +220,51 @@ func TestNewScanID(t *testing.T) {
 	a, b := scanner.NewScanID(at, ""), scanner.NewScanID(at, "")
 	if a == b || !regexp.MustCompile(`^20261127T110005Z-[0-9a-f]{6}$`).MatchString(a) {
 		t.Errorf("NewScanID without a seed = %q, %q; want two different IDs of the same time", a, b)
+	}
+}
+
+// unreachable is an in-cluster source whose clusters cannot be read.
+type unreachable struct{}
+
+type forbidden struct{}
+
+func (forbidden) Error() string { return "the API server answered 403 Forbidden" }
+func (forbidden) API() string   { return "kubernetes" }
+func (forbidden) Code() string  { return "PERMISSION_DENIED" }
+
+func (unreachable) Check(context.Context, *scanner.Cluster, []*catalog.Issue) ([]scanner.CheckResult, bool, error) {
+	return nil, true, forbidden{}
+}
+
+// A cluster whose objects cannot be read while in-cluster checks are on
+// gets an UNKNOWN finding per in-cluster issue and a scan error.
+func TestScanInClusterUnreadable(t *testing.T) {
+	c := scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web", Datapath: "ADVANCED_DATAPATH",
+		MasterVersion: "1.31.5-gke.1000", NodePools: []scanner.Pool{{Name: "p", Version: "1.31.5-gke.1000", ImageType: "COS_CONTAINERD"}}}
+	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: mustCatalog(t), Source: fleet{c}, InCluster: unreachable{}, ScanID: "s", Now: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, f.IssueID+" "+string(f.Status))
+		if f.Reason != "The cluster's Kubernetes objects could not be read (the API server answered 403 Forbidden), so exposure to this issue cannot be decided." {
+			t.Errorf("%s reason = %q", f.IssueID, f.Reason)
+		}
+	}
+	want := []string{"DPV2-NETPOL-ENDPORT UNKNOWN", "DPV2-NODEPORT-RANDOMFULLY UNKNOWN", "DPV2-NODEPORT-EPHEMERAL UNKNOWN"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	wantErr := []scanner.ScanError{{ScanID: "s", ScannedAt: asOf, ProjectID: "shop-prod", Resource: "projects/shop-prod/locations/europe-west1/clusters/web",
+		API: "kubernetes", Code: "PERMISSION_DENIED", Message: "the API server answered 403 Forbidden"}}
+	if diff := cmp.Diff(wantErr, res.Errors); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if n := len(res.Clusters[0].SkippedChecks); n != 0 || res.Summary.SkippedChecks != 0 {
+		t.Errorf("skipped checks = %v, want none once decided (as UNKNOWN)", res.Clusters[0].SkippedChecks)
+	}
+	if res.Complete("shop-prod") {
+		t.Errorf("a project whose cluster could not be read counts as complete")
 	}
 }
