@@ -11,6 +11,7 @@ BIN     := bin/fleetscan
 DEMO_AS_OF := 2026-11-27T12:00:00Z
 DEMO_INPUTS := $(addprefix --input ,$(wildcard testdata/gcpdiag/*-container-clusters.json) testdata/demo/fleet.json)
 DEMO_LOGS := --logs testdata/demo/logs.json --logs testdata/gcpdiag/gke1-logging-entries.json
+DEMO_KUBE := --kube-objects testdata/demo/kube
 
 .PHONY: help
 help: ## List the targets
@@ -21,8 +22,8 @@ build: ## Build the CLI into bin/fleetscan
 	$(GO) build -o $(BIN) ./scanner/cmd/fleetscan
 
 .PHONY: demo
-demo: build ## Scan the bundled real-format fleet and logs, print the table, write NDJSON to out/demo
-	$(BIN) scan $(DEMO_INPUTS) $(DEMO_LOGS) --as-of $(DEMO_AS_OF) --scan-id demo --out-dir out/demo
+demo: build ## Scan the bundled real-format fleet, logs and kubectl dumps, print the table, write NDJSON to out/demo
+	$(BIN) scan $(DEMO_INPUTS) $(DEMO_LOGS) $(DEMO_KUBE) --as-of $(DEMO_AS_OF) --scan-id demo --out-dir out/demo
 
 .PHONY: test
 test: ## Run every test with the race detector

@@ -20,7 +20,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 const data = "../../../testdata/"
 
 // demoArgs is what make demo scans: the real gcpdiag dumps and the bundled
-// sample fleet and logs, as of a fixed time so the log window is stable.
+// sample fleet, logs and kubectl dumps, as of a fixed time so the log
+// window is stable.
 func demoArgs(extra ...string) []string {
 	args := []string{"scan",
 		"--input", data + "gcpdiag/gke1-container-clusters.json",
@@ -29,6 +30,7 @@ func demoArgs(extra ...string) []string {
 		"--input", data + "demo/fleet.json",
 		"--logs", data + "demo/logs.json",
 		"--logs", data + "gcpdiag/gke1-logging-entries.json",
+		"--kube-objects", data + "demo/kube",
 		"--as-of", "2026-11-27T12:00:00Z", "--scan-id", "demo",
 	}
 	return append(args, extra...)
@@ -101,8 +103,8 @@ func TestNDJSONFields(t *testing.T) {
 			}
 		}
 	}
-	if lines != 22 {
-		t.Errorf("findings = %d, want 22", lines)
+	if lines != 26 {
+		t.Errorf("findings = %d, want 26", lines)
 	}
 }
 
@@ -122,13 +124,13 @@ func TestScanJSONAndOutDir(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--format json is not JSON: %v", err)
 	}
-	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 22 {
-		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 22 findings", res.Summary)
+	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 26 {
+		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 26 findings", res.Summary)
 	}
-	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 22 finding(s): 3 OBSERVED, 17 AFFECTED, 2 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
+	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 26 finding(s): 3 OBSERVED, 20 AFFECTED, 3 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr = %q, want prefix %q", stderr, want)
 	}
-	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 22, "scan_errors": 0} {
+	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 26, "scan_errors": 0} {
 		b, err := os.ReadFile(filepath.Join(dir, table+".ndjson"))
 		if err != nil {
 			t.Fatal(err)
@@ -157,7 +159,7 @@ func TestFailOn(t *testing.T) {
 	}{
 		{"CRITICAL", exitOK, ""},
 		{"high", exitFindings, "fleetscan: 9 finding(s) at or above HIGH (exit 3)\n"},
-		{"MEDIUM", exitFindings, "fleetscan: 22 finding(s) at or above MEDIUM (exit 3)\n"},
+		{"MEDIUM", exitFindings, "fleetscan: 25 finding(s) at or above MEDIUM (exit 3)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.sev, func(t *testing.T) {

@@ -16,11 +16,13 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/schema"
 )
 
 type scanOptions struct {
 	inputs, logs listFlag
+	kubeObjects  string
 	format       string
 	outDir       string
 	lookback     string
@@ -42,6 +44,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	var o scanOptions
 	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... | --organization N | --folder N | --project ID [flags]")
 	fs.Var(&o.inputs, "input", "cluster `FILE`: gcloud container clusters list|describe --format=json, or a ListClustersResponse (repeatable)")
+	fs.StringVar(&o.kubeObjects, "kube-objects", "", "decide the in-cluster checks from kubectl dumps in `DIR`: gke_PROJECT_LOCATION_CLUSTER.json per cluster (kubectl get daemonsets,services,networkpolicies,pods,deployments,statefulsets,replicasets,jobs,cronjobs -A -o json)")
 	fs.Var(&o.logs, "logs", "log `FILE`: gcloud logging read --format=json, or a ListLogEntries response (repeatable)")
 	fs.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json or ndjson (one finding per line)")
 	fs.StringVar(&o.outDir, "out-dir", "", "also write one BigQuery-loadable NDJSON file per table into `DIR`")
@@ -197,6 +200,13 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	if opt.ScanID == "" {
 		opt.ScanID = scanner.NewScanID(time.Now(), "")
+	}
+	if o.kubeObjects != "" {
+		d, err := kube.LoadDumps(o.kubeObjects)
+		if err != nil {
+			return scanner.Options{}, "", err
+		}
+		opt.InCluster = d
 	}
 	if len(o.logs) > 0 {
 		entries, err := evidence.ReadFiles(o.logs)

@@ -58,6 +58,13 @@ func writeIssue(ew *errWriter, is *catalog.Issue, fs []scanner.Finding) {
 					notes = append(notes, fmt.Sprintf("%s/%s: logs: %s", f.Cluster, orCluster(f.NodePool), e.Summary))
 				}
 			}
+		case scanner.Affected:
+			// No version decided it: say what in the cluster did.
+			for _, e := range f.Evidence {
+				if e.Source == string(catalog.KubernetesAPI) {
+					notes = append(notes, fmt.Sprintf("%s/%s: %s", f.Cluster, orCluster(f.NodePool), f.Reason))
+				}
+			}
 		}
 	}
 	tw.Flush()
