@@ -54,6 +54,7 @@ resource "google_cloudfunctions2_function" "scanner" {
       FLEETSCAN_SHARD_SIZE        = tostring(var.shard_size)
       FLEETSCAN_MAX_EVENT_AGE     = var.max_event_age
       FLEETSCAN_API_TIMEOUT       = var.api_timeout
+      FLEETSCAN_KUBERNETES        = var.kubernetes
       FLEETSCAN_API_ENDPOINTS     = var.api_endpoints
     }
   }

@@ -94,6 +94,16 @@ variable "shard_size" {
   }
 }
 
+variable "kubernetes" {
+  type        = string
+  description = "Where the in-cluster checks read the clusters' Kubernetes objects: \"\" (off: they are listed as skipped checks) or asset-inventory (Cloud Asset Inventory, no cluster access; roles/cloudasset.viewer, already granted)."
+  default     = ""
+  validation {
+    condition     = contains(["", "asset-inventory"], var.kubernetes)
+    error_message = "kubernetes must be \"\" or asset-inventory."
+  }
+}
+
 variable "api_timeout" {
   type        = string
   description = "Deadline of one Google Cloud API call, retries included (a Go duration from 1s to 5m); an API down for longer fails the scan, which Pub/Sub redelivers."

@@ -33,12 +33,13 @@ const (
 	EnvShardSize        = "FLEETSCAN_SHARD_SIZE"        // projects per shard; 0 never fans out; default 500
 	EnvMaxEventAge      = "FLEETSCAN_MAX_EVENT_AGE"     // older events are dropped; default 12h
 	EnvAPITimeout       = "FLEETSCAN_API_TIMEOUT"       // deadline of one API call, its retries included; default 60s
+	EnvKubernetes       = "FLEETSCAN_KUBERNETES"        // in-cluster checks: "" (off, the default) or asset-inventory
 	EnvEndpoints        = gcpclient.EnvEndpoints        // endpoint overrides
 )
 
 // EnvVars lists every variable the function reads.
 var EnvVars = []string{EnvScope, EnvBigQuery, EnvBigQueryLocation, EnvRequestTopic, EnvAlertTopic, EnvStateBucket,
-	EnvDiscovery, EnvLookback, EnvShardSize, EnvMaxEventAge, EnvAPITimeout, EnvEndpoints}
+	EnvDiscovery, EnvLookback, EnvShardSize, EnvMaxEventAge, EnvAPITimeout, EnvKubernetes, EnvEndpoints}
 
 // Config is the function's configuration.
 type Config struct {
@@ -58,7 +59,14 @@ type Config struct {
 	// within it.
 	Policy    gcpclient.Policy
 	Endpoints gcpclient.Endpoints
+	// Kubernetes is where the in-cluster checks read objects from: ""
+	// (not at all: they are skipped checks) or KubernetesAssetInventory.
+	Kubernetes string
 }
+
+// KubernetesAssetInventory is FLEETSCAN_KUBERNETES=asset-inventory: the
+// clusters' objects from Cloud Asset Inventory, no cluster access.
+const KubernetesAssetInventory = "asset-inventory"
 
 var (
 	topicName  = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/topics/([A-Za-z][A-Za-z0-9._~+%-]{2,254})$`)
@@ -151,6 +159,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad(EnvAPITimeout, "%q is not a duration from 1s to 5m such as 60s", v)
 		}
 		c.Policy.Timeout = d
+	}
+	switch v := getenv(EnvKubernetes); v {
+	case "", KubernetesAssetInventory:
+		c.Kubernetes = v
+	default:
+		bad(EnvKubernetes, "%q is not %s (or empty: in-cluster checks off)", v, KubernetesAssetInventory)
 	}
 	ep, err := gcpclient.ParseEndpoints(getenv(EnvEndpoints))
 	if err != nil {

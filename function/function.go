@@ -17,6 +17,7 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/schema"
 )
 
@@ -194,8 +195,12 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	if err != nil {
 		return f.failed(log, "scan", err)
 	}
+	var inCluster scanner.InCluster
+	if cfg.Kubernetes == KubernetesAssetInventory {
+		inCluster = &kube.AssetInventory{Client: c.discovery.Asset, Scope: j.scope, Catalog: c.catalog, Policy: cfg.Policy}
+	}
 	res, err := scanner.Scan(sctx, scanner.Options{
-		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter),
+		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter), InCluster: inCluster,
 		ScanID: j.scanID, Scope: j.scope.String(), OrgID: j.scope.OrganizationID(), Shard: j.shard, Shards: j.shards,
 		Now: j.started, Lookback: j.lookback,
 	})

@@ -38,6 +38,16 @@ type inClusterError interface {
 // them. A cluster whose objects cannot be read gets an UNKNOWN finding per
 // issue, saying why, and a scan error: never a silent pass.
 func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic InCluster, failed func(ScanError)) error {
+	if !slices.ContainsFunc(res.Clusters, func(c ClusterRecord) bool { return len(c.SkippedChecks) > 0 }) {
+		return nil // no cluster needs its objects
+	}
+	// A source that lists the whole scope first (Cloud Asset Inventory)
+	// fails the scan when it cannot, as discovery does.
+	if l, ok := ic.(interface{ Load(context.Context) error }); ok {
+		if err := l.Load(ctx); err != nil {
+			return err
+		}
+	}
 	for i := range res.Clusters {
 		rec := &res.Clusters[i]
 		if len(rec.SkippedChecks) == 0 {

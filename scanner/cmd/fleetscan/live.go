@@ -13,6 +13,7 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 )
 
 // live creates the clients of a live scan and sets opt's sources. The
@@ -34,14 +35,16 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	policy.Timeout = o.apiTimeout
 
 	var dc discovery.Clients
-	switch o.discovery {
-	case discovery.ModeAssetInventory:
+	if o.discovery == discovery.ModeAssetInventory || o.kubernetes == kubeAssetInventory {
 		c, err := asset.NewClient(ctx, ep.Options("asset")...)
 		if err != nil {
 			return fail("Cloud Asset", err)
 		}
 		closers = append(closers, c.Close)
 		dc.Asset = c
+	}
+	switch o.discovery {
+	case discovery.ModeAssetInventory:
 	case discovery.ModeContainerAPI:
 		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
 		if err != nil {
@@ -67,6 +70,10 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 		return nil, err
 	}
 	opt.Source = src
+	if o.kubernetes == kubeAssetInventory {
+		opt.InCluster = &kube.AssetInventory{Client: dc.Asset, Scope: scope, Catalog: opt.Catalog, Policy: policy,
+			Progress: func(n int) { prog.update("kubernetes objects", n, 0, "objects") }}
+	}
 
 	if len(o.logs) == 0 && !o.noLogs {
 		lc, err := logging.NewClient(ctx, ep.Options("logging")...)

@@ -23,6 +23,7 @@ import (
 type scanOptions struct {
 	inputs, logs listFlag
 	kubeObjects  string
+	kubernetes   string
 	format       string
 	outDir       string
 	lookback     string
@@ -58,6 +59,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.StringVar(&o.project, "project", "", "scan the live project `ID`")
 	fs.StringVar(&o.discovery, "discovery", discovery.ModeAssetInventory, "live discovery `MODE`: asset-inventory (a call per 1,000 clusters) or container-api (a call per project)")
 	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
+	fs.StringVar(&o.kubernetes, "kubernetes", "", "live scans: decide the in-cluster checks from `SOURCE` asset-inventory (Cloud Asset Inventory's Kubernetes objects, no cluster access)")
 	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
 	fs.DurationVar(&o.apiTimeout, "api-timeout", gcpclient.DefaultPolicy.Timeout, "live scans: deadline of one API call with its retries, from 1s to 5m; an API down longer fails the scan (exit 1)")
@@ -132,6 +134,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	return exitOK, nil
 }
 
+// kubeAssetInventory is --kubernetes asset-inventory.
+const kubeAssetInventory = "asset-inventory"
+
 // validate checks every flag value and reports every problem at once.
 func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	var errs []error
@@ -141,6 +146,15 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	if err := discovery.ValidMode(o.discovery); err != nil {
 		errs = append(errs, fmt.Errorf("--discovery %w", err))
+	}
+	switch {
+	case o.kubernetes == "":
+	case o.kubernetes != kubeAssetInventory:
+		errs = append(errs, fmt.Errorf("--kubernetes %q is not %s", o.kubernetes, kubeAssetInventory))
+	case len(o.inputs) > 0:
+		errs = append(errs, errors.New("--kubernetes reads a live scope's objects: use --kube-objects DIR with --input"))
+	case o.kubeObjects != "":
+		errs = append(errs, errors.New("--kubernetes and --kube-objects are two sources of the same objects: give one"))
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		errs = append(errs, fmt.Errorf("--concurrency %d is not between 1 and 256", o.concurrency))

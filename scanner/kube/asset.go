@@ -1,0 +1,287 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/encoding/protojson"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+)
+
+// assetKinds maps the Cloud Asset Inventory types of the objects the
+// checks read to their kind and apiVersion.
+var assetKinds = []struct{ assetType, kind, apiVersion string }{
+	{"apps.k8s.io/DaemonSet", "DaemonSet", "apps/v1"},
+	{"k8s.io/Service", "Service", "v1"},
+	{"networking.k8s.io/NetworkPolicy", "NetworkPolicy", "networking.k8s.io/v1"},
+	{"k8s.io/Pod", "Pod", "v1"},
+	{"apps.k8s.io/Deployment", "Deployment", "apps/v1"},
+	{"apps.k8s.io/StatefulSet", "StatefulSet", "apps/v1"},
+	{"apps.k8s.io/ReplicaSet", "ReplicaSet", "apps/v1"},
+	{"batch.k8s.io/Job", "Job", "batch/v1"},
+	{"batch.k8s.io/CronJob", "CronJob", "batch/v1"},
+}
+
+// AssetTypes are the Cloud Asset Inventory types AssetInventory lists.
+func AssetTypes() []string {
+	out := make([]string, len(assetKinds))
+	for i, k := range assetKinds {
+		out[i] = k.assetType
+	}
+	return out
+}
+
+// k8sAssetName takes project, location and cluster from a Kubernetes
+// object's asset name:
+// //container.googleapis.com/projects/P/(locations|zones)/L/clusters/C/k8s/…
+var k8sAssetName = regexp.MustCompile(`^//container\.googleapis\.com/projects/([^/]+)/(?:locations|zones)/([^/]+)/clusters/([^/]+)/k8s/`)
+
+// AssetInventory reads the Kubernetes objects of every cluster of a scope
+// from Cloud Asset Inventory: no access to any control plane, private
+// clusters included. Load lists them once, type by type, 1,000 a page
+// (the calls are about the objects / 1,000); only the objects that can
+// change a check's verdict are kept, so memory grows with what the checks
+// find, not with the fleet.
+type AssetInventory struct {
+	Client   *asset.Client
+	Scope    scanner.Scope
+	Catalog  *catalog.Catalog // its kubernetes_api checks decide what is kept
+	Policy   gcpclient.Policy
+	PageSize int // default and maximum 1000
+	// Progress, when set, is called after each page with the objects so far.
+	Progress func(objects int)
+
+	once    sync.Once
+	loadErr error
+	objects map[scanner.ClusterKey]*Objects
+	seen    map[scanner.ClusterKey]int // objects listed per cluster, kept or not
+	broken  map[scanner.ClusterKey][]string
+	// Calls counts the ListAssets calls by asset type.
+	Calls map[string]int
+}
+
+// Load lists the scope's Kubernetes objects. An error on the scope or an
+// outage fails the scan, as discovery's would.
+func (a *AssetInventory) Load(ctx context.Context) error {
+	a.once.Do(func() { a.loadErr = a.load(ctx) })
+	return a.loadErr
+}
+
+func (a *AssetInventory) load(ctx context.Context) error {
+	a.objects = map[scanner.ClusterKey]*Objects{}
+	a.seen = map[scanner.ClusterKey]int{}
+	a.broken = map[scanner.ClusterKey][]string{}
+	a.Calls = map[string]int{}
+	var checks []*catalog.KubernetesCheck
+	if a.Catalog != nil {
+		for _, is := range a.Catalog.Issues {
+			if is.Kubernetes != nil {
+				checks = append(checks, is.Kubernetes)
+			}
+		}
+	}
+	size := a.PageSize
+	if size <= 0 || size > 1000 {
+		size = 1000
+	}
+	total := 0
+	for _, k := range assetKinds {
+		req := &assetpb.ListAssetsRequest{Parent: a.Scope.String(), AssetTypes: []string{k.assetType},
+			ContentType: assetpb.ContentType_RESOURCE, PageSize: int32(size)}
+		for token := ""; ; {
+			var page []*assetpb.Asset
+			pctx, cancel := a.Policy.WithTimeout(ctx)
+			next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&page)
+			cancel()
+			a.Calls[k.assetType]++
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("list %s objects in %s with Cloud Asset Inventory: %w", k.assetType, a.Scope, err)
+			}
+			for _, as := range page {
+				a.add(k.kind, k.apiVersion, as, checks)
+			}
+			total += len(page)
+			if a.Progress != nil {
+				a.Progress(total)
+			}
+			if next == "" {
+				break
+			}
+			token = next
+		}
+	}
+	return nil
+}
+
+// add decodes one object and keeps it when it can change a verdict.
+func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, checks []*catalog.KubernetesCheck) {
+	m := k8sAssetName.FindStringSubmatch(as.GetName())
+	if m == nil {
+		return // not an object of a GKE cluster
+	}
+	key := scanner.ClusterKey{ProjectID: m[1], Location: m[2], Name: m[3]}
+	a.seen[key]++
+	raw, err := objectJSON(kind, apiVersion, as)
+	var one Objects
+	if err == nil {
+		err = one.add(raw)
+	}
+	if err != nil {
+		a.broken[key] = append(a.broken[key], fmt.Sprintf("%s: %v", as.GetName(), err))
+		return
+	}
+	if !matters(&one, checks) {
+		return
+	}
+	o := a.objects[key]
+	if o == nil {
+		o = &Objects{}
+		a.objects[key] = o
+	}
+	o.DaemonSets = append(o.DaemonSets, one.DaemonSets...)
+	o.Deployments = append(o.Deployments, one.Deployments...)
+	o.StatefulSets = append(o.StatefulSets, one.StatefulSets...)
+	o.ReplicaSets = append(o.ReplicaSets, one.ReplicaSets...)
+	o.Jobs = append(o.Jobs, one.Jobs...)
+	o.CronJobs = append(o.CronJobs, one.CronJobs...)
+	o.Pods = append(o.Pods, one.Pods...)
+	o.Services = append(o.Services, one.Services...)
+	o.NetworkPolicies = append(o.NetworkPolicies, one.NetworkPolicies...)
+}
+
+// nodePortProbe stands for "the cluster has a NodePort Service" when an
+// object is judged alone.
+var nodePortProbe = corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort}}
+
+// matters reports whether one object (o holds just it) can change a
+// verdict: a NodePort or LoadBalancer Service, or an object that a check
+// finds affected or undecided on its own (next to a NodePort Service, for
+// the ip-masq-agent rule). Every other object leaves every verdict as it is.
+func matters(o *Objects, checks []*catalog.KubernetesCheck) bool {
+	for _, s := range o.Services {
+		if s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			return true
+		}
+	}
+	probe := *o
+	probe.Services = append(slices.Clone(o.Services), nodePortProbe)
+	for _, k := range checks {
+		if Evaluate(k, &probe).Outcome != catalog.NotAffected {
+			return true
+		}
+	}
+	return false
+}
+
+// objectJSON rebuilds a kubectl-shaped object from an asset: resource.data
+// is the object without apiVersion and kind, and may spell an IntOrString
+// as the protobuf message ({"intVal": 8080}).
+func objectJSON(kind, apiVersion string, as *assetpb.Asset) ([]byte, error) {
+	data := as.GetResource().GetData()
+	if data == nil {
+		return nil, fmt.Errorf("no resource data (content type RESOURCE needed)")
+	}
+	b, err := protojson.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, err
+	}
+	obj["kind"], obj["apiVersion"] = kind, apiVersion
+	return json.Marshal(lenient(obj))
+}
+
+// lenient rewrites protobuf-shaped IntOrString values ({"intVal": N},
+// {"strVal": "s"}, with or without "type") to their JSON form.
+func lenient(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if iv, ok := intOrString(x); ok {
+			return iv
+		}
+		for k, e := range x {
+			x[k] = lenient(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = lenient(e)
+		}
+	}
+	return v
+}
+
+func intOrString(m map[string]any) (any, bool) {
+	if len(m) == 0 || len(m) > 3 {
+		return nil, false
+	}
+	for k := range m {
+		if k != "type" && k != "intVal" && k != "strVal" {
+			return nil, false
+		}
+	}
+	if s, ok := m["strVal"].(string); ok && s != "" {
+		return s, true
+	}
+	if n, ok := m["intVal"]; ok {
+		return n, true
+	}
+	return nil, false
+}
+
+// assetError names Cloud Asset Inventory in the scan error of a cluster
+// whose objects it cannot give.
+type assetError struct{ code, msg string }
+
+func (e assetError) Error() string { return e.msg }
+func (e assetError) API() string   { return "cloudasset" }
+func (e assetError) Code() string  { return e.code }
+
+// Check decides the issues for cluster c from the inventory's objects. A
+// cluster with no object at all in the inventory (every real cluster has
+// the default/kubernetes Service) or with objects that could not be
+// decoded cannot be decided: an error, so the scan reports UNKNOWN.
+func (a *AssetInventory) Check(ctx context.Context, c *scanner.Cluster, issues []*catalog.Issue) ([]scanner.CheckResult, bool, error) {
+	if err := a.Load(ctx); err != nil {
+		return nil, true, err
+	}
+	k := c.Key()
+	if bad := a.broken[k]; len(bad) > 0 {
+		return nil, true, assetError{"INVALID_DATA", fmt.Sprintf("%d Kubernetes object(s) in Cloud Asset Inventory could not be read, e.g. %s", len(bad), bad[0])}
+	}
+	if a.seen[k] == 0 {
+		return nil, true, assetError{"NOT_FOUND", "Cloud Asset Inventory holds no Kubernetes objects of this cluster (every cluster has at least the default/kubernetes Service)"}
+	}
+	o := a.objects[k]
+	if o == nil {
+		o = &Objects{}
+	}
+	return Decide(issues, o), true, nil
+}
+
+// CallsByType is "TYPE=N" per asset type listed, for the scan's log.
+func (a *AssetInventory) CallsByType() string {
+	var parts []string
+	for _, k := range assetKinds {
+		if n := a.Calls[k.assetType]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k.assetType, n))
+		}
+	}
+	return strings.Join(parts, " ")
+}
