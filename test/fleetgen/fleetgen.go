@@ -2,8 +2,10 @@
 // N clusters in M projects as Container API v1 Cluster resources, with a
 // Dataplane V2 share, Autopilot clusters without node pools, versions across
 // 1.21–1.31 that include both sides of every fixed version in the catalog,
-// node pools lagging their control plane, and a mix of image types. The
-// same seed always gives the same fleet.
+// node pools lagging their control plane, and a mix of image types; with
+// Options.Kube, each cluster's Kubernetes objects too, as kubectl prints
+// them ([Fleet.Kube], [Fleet.WriteKubeDumps]). The same seed always gives
+// the same fleet.
 package fleetgen
 
 import (
@@ -42,6 +44,10 @@ type Options struct {
 	// Now ends the generated events' window (default DefaultNow); tests that
 	// scan at the real time pass time.Now().
 	Now time.Time
+	// Kube also gives every cluster Kubernetes objects (Fleet.Kube). They
+	// are drawn after everything else, so the rest of the fleet is the same
+	// with or without them.
+	Kube bool
 }
 
 // Fleet is a generated fleet in an organization: folders (some nested),
@@ -59,6 +65,18 @@ type Fleet struct {
 	// Dataplane V2 and legacy clusters, a few for clusters that are not in
 	// the fleet, and a few older than a week.
 	Events []*loggingpb.LogEntry
+	// Kube holds, with Options.Kube, each cluster's Kubernetes objects by
+	// "PROJECT/LOCATION/CLUSTER" (scanner.ClusterKey.String(), [KubeKey]),
+	// sorted by asset type then namespace/name: the default/kubernetes
+	// Service, kube-dns (Service, Deployment, ReplicaSet, two Pods) and, by
+	// chance, a custom ip-masq-agent DaemonSet, workloads (Deployments with
+	// their ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs) of which
+	// some set net.ipv4.ip_local_port_range, ClusterIP, NodePort and
+	// LoadBalancer Services, and NetworkPolicies of which some use endPort
+	// (some only in their last-applied-configuration). About a third of the
+	// clusters are affected by each of the three in-cluster checks, a few
+	// undecided. Nil without Options.Kube.
+	Kube map[string][]KubeObject
 }
 
 // Folder is a Resource Manager folder.
@@ -136,6 +154,11 @@ func Generate(opt Options) (*Fleet, error) {
 		f.ByProject[project] = append(f.ByProject[project], c)
 	}
 	f.Events = g.events(f)
+	if opt.Kube {
+		if f.Kube, err = g.kube(f); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 

@@ -2,6 +2,8 @@ package gcpfake
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
@@ -14,8 +16,8 @@ type assetService struct {
 	s *Server
 }
 
-// ListAssets lists the cluster assets under an organization, a folder or a
-// project.
+// ListAssets lists the cluster assets, or the Kubernetes assets of some
+// types, under an organization, a folder or a project.
 func (a *assetService) ListAssets(_ context.Context, req *assetpb.ListAssetsRequest) (*assetpb.ListAssetsResponse, error) {
 	s, x := a.s, a.s.idx
 	parent := req.GetParent()
@@ -32,8 +34,9 @@ func (a *assetService) ListAssets(_ context.Context, req *assetpb.ListAssetsRequ
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "parent %q must be organizations/N, folders/N, projects/ID or projects/NUMBER", parent)
 	}
-	if len(req.GetAssetTypes()) != 1 || req.GetAssetTypes()[0] != clusterAssetType {
-		return nil, status.Errorf(codes.InvalidArgument, "asset_types %q: gcpfake lists only [%q]", req.GetAssetTypes(), clusterAssetType)
+	types, kube, err := assetTypes(req.GetAssetTypes())
+	if err != nil {
+		return nil, err
 	}
 	if req.GetContentType() != assetpb.ContentType_RESOURCE {
 		return nil, status.Errorf(codes.InvalidArgument, "content_type %s: gcpfake supports only RESOURCE", req.GetContentType())
@@ -51,10 +54,53 @@ func (a *assetService) ListAssets(_ context.Context, req *assetpb.ListAssetsRequ
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "%s not found", parent)
 	}
-	fingerprint := scope + "\x00" + clusterAssetType
-	pg, next, err := page(s, "ListAssets", fingerprint, assets, req.GetPageSize(), req.GetPageToken(), 100)
+	fingerprint := scope + "\x00" + strings.Join(types, "\x00")
+	if kube == nil {
+		pg, next, err := page(s, "ListAssets", fingerprint, assets, req.GetPageSize(), req.GetPageToken(), 100)
+		if err != nil {
+			return nil, err
+		}
+		return &assetpb.ListAssetsResponse{ReadTime: x.readTime, Assets: pg, NextPageToken: next}, nil
+	}
+	pg, next, err := page(s, "ListAssets", fingerprint, x.kubeAssets(scope, kube), req.GetPageSize(), req.GetPageToken(), 100)
 	if err != nil {
 		return nil, err
 	}
-	return &assetpb.ListAssetsResponse{ReadTime: x.readTime, Assets: pg, NextPageToken: next}, nil
+	out := make([]*assetpb.Asset, len(pg))
+	for i, k := range pg {
+		if out[i], err = k.asset(x.readTime); err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+	}
+	return &assetpb.ListAssetsResponse{ReadTime: x.readTime, Assets: out, NextPageToken: next}, nil
+}
+
+// assetTypes checks a request's asset_types: [container.googleapis.com/Cluster],
+// or a non-empty set of the Kubernetes types. It returns the types without
+// repeats, in the request's order, and for Kubernetes types their
+// kubeTypes indexes (nil for the cluster type).
+func assetTypes(requested []string) (types []string, kube []int, err error) {
+	supported := fmt.Sprintf("lists [%q] or any of the Kubernetes asset types %q", clusterAssetType, kubeTypeList())
+	if len(requested) == 0 {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "asset_types is empty: gcpfake %s", supported)
+	}
+	cluster := false
+	for _, t := range requested {
+		if slices.Contains(types, t) {
+			continue
+		}
+		types = append(types, t)
+		switch i := kubeTypeIndex(t); {
+		case t == clusterAssetType:
+			cluster = true
+		case i >= 0:
+			kube = append(kube, i)
+		default:
+			return nil, nil, status.Errorf(codes.InvalidArgument, "asset_types %q: gcpfake does not list %q; it %s", requested, t, supported)
+		}
+	}
+	if cluster && len(kube) > 0 {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "asset_types %q: gcpfake lists %q alone, not with Kubernetes asset types", requested, clusterAssetType)
+	}
+	return types, kube, nil
 }

@@ -13,6 +13,24 @@
 //     (L being the region, or the zone of a zonal cluster), ancestors, and
 //     resource.data built from the cluster's REST JSON. Assets come in
 //     project ID then cluster name order.
+//   - Cloud Asset v1 ListAssets of the Kubernetes objects of the fleet's
+//     clusters ([fleetgen.Fleet.Kube]): any non-empty set of the asset types
+//     k8s.io/Service, k8s.io/Pod, apps.k8s.io/DaemonSet,
+//     apps.k8s.io/Deployment, apps.k8s.io/StatefulSet,
+//     apps.k8s.io/ReplicaSet, batch.k8s.io/Job, batch.k8s.io/CronJob and
+//     networking.k8s.io/NetworkPolicy (a repeated type counts once), with
+//     the same parents, content type and Deny as cluster assets. Each
+//     object is an asset named CLUSTER/k8s/namespaces/NS/RESOURCE/NAME,
+//     CLUSTER being its cluster's asset name and RESOURCE services, pods,
+//     apps/daemonsets, apps/deployments, apps/statefulsets,
+//     apps/replicasets, batch/jobs, batch/cronjobs or
+//     networking.k8s.io/networkpolicies. Its resource has version v1, the
+//     Kind as discovery_name, the Kubernetes OpenAPI spec as
+//     discovery_document_uri, the cluster's asset name as parent, the
+//     cluster's location, and as data the object's JSON without apiVersion
+//     and kind (as Cloud Asset Inventory serves it); its ancestors are the
+//     cluster's. Assets come by asset type in the order of the request's
+//     asset_types, then in name order. A fleet without objects lists none.
 //   - Container v1 ClusterManager.ListClusters for projects/P/locations/- and
 //     projects/P/locations/L (an exact match on the cluster's location), P
 //     being a project ID or number.
@@ -50,8 +68,10 @@
 //   - any other method of the four services (SearchAllResources,
 //     GetCluster, SearchProjects, WriteLogEntries, TailLogEntries, …) or any
 //     other service;
-//   - other asset types, content types, read_time or relationship_types in
-//     ListAssets;
+//   - other asset types (Kubernetes Namespaces, Nodes, Ingresses, …, or
+//     regular expressions), container.googleapis.com/Cluster together with
+//     Kubernetes types, content types other than RESOURCE, read_time or
+//     relationship_types in ListAssets;
 //   - the deprecated project_id and zone fields of ListClusters;
 //   - in Logging filters: AND and NOT, OR outside parentheses, nested
 //     parentheses or AND inside them, negation (-), global restrictions (a
@@ -69,5 +89,6 @@
 // access: NOT_FOUND from Cloud Asset, PERMISSION_DENIED from the others.
 //
 // The server must not be given a fleet that is changed while it runs: it
-// serves the fleet's own Cluster and LogEntry messages.
+// serves the fleet's own Cluster and LogEntry messages, and builds each
+// Kubernetes asset's resource.data from its object's JSON when it serves it.
 package gcpfake

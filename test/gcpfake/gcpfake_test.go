@@ -294,11 +294,23 @@ func TestListAssetsErrors(t *testing.T) {
 		msg  string
 	}{
 		{"no types", func(r *assetpb.ListAssetsRequest) { r.AssetTypes = nil }, codes.InvalidArgument,
-			`asset_types []: gcpfake lists only ["container.googleapis.com/Cluster"]`},
+			`asset_types is empty: gcpfake lists ["container.googleapis.com/Cluster"] or any of the Kubernetes asset types ` + kubeTypeList},
 		{"two types", func(r *assetpb.ListAssetsRequest) {
 			r.AssetTypes = append(r.AssetTypes, "compute.googleapis.com/Instance")
 		}, codes.InvalidArgument,
-			`asset_types ["container.googleapis.com/Cluster" "compute.googleapis.com/Instance"]: gcpfake lists only ["container.googleapis.com/Cluster"]`},
+			`asset_types ["container.googleapis.com/Cluster" "compute.googleapis.com/Instance"]: gcpfake does not list "compute.googleapis.com/Instance"; ` +
+				`it lists ["container.googleapis.com/Cluster"] or any of the Kubernetes asset types ` + kubeTypeList},
+		{"unknown Kubernetes type", func(r *assetpb.ListAssetsRequest) { r.AssetTypes = []string{"k8s.io/Pod", "k8s.io/Namespace"} }, codes.InvalidArgument,
+			`asset_types ["k8s.io/Pod" "k8s.io/Namespace"]: gcpfake does not list "k8s.io/Namespace"; ` +
+				`it lists ["container.googleapis.com/Cluster"] or any of the Kubernetes asset types ` + kubeTypeList},
+		{"Kubernetes types with the cluster type", func(r *assetpb.ListAssetsRequest) { r.AssetTypes = []string{"k8s.io/Pod", clusterType} }, codes.InvalidArgument,
+			`asset_types ["k8s.io/Pod" "container.googleapis.com/Cluster"]: gcpfake lists "container.googleapis.com/Cluster" alone, not with Kubernetes asset types`},
+		{"Kubernetes content type", func(r *assetpb.ListAssetsRequest) {
+			r.AssetTypes, r.ContentType = []string{"k8s.io/Pod"}, assetpb.ContentType_IAM_POLICY
+		}, codes.InvalidArgument, "content_type IAM_POLICY: gcpfake supports only RESOURCE"},
+		{"Kubernetes unknown project", func(r *assetpb.ListAssetsRequest) {
+			r.AssetTypes, r.Parent = []string{"k8s.io/Pod"}, "projects/nope-nope"
+		}, codes.NotFound, "projects/nope-nope not found"},
 		{"content type", func(r *assetpb.ListAssetsRequest) { r.ContentType = assetpb.ContentType_IAM_POLICY }, codes.InvalidArgument,
 			"content_type IAM_POLICY: gcpfake supports only RESOURCE"},
 		{"page size", func(r *assetpb.ListAssetsRequest) { r.PageSize = 1001 }, codes.InvalidArgument,

@@ -31,7 +31,10 @@ type index struct {
 	childFolders  map[string][]*resourcemanagerpb.Folder
 	// assets of the scope organizations/N, folders/N (nested included) or a
 	// project ID, in project ID then cluster name order.
-	assets   map[string][]*assetpb.Asset
+	assets map[string][]*assetpb.Asset
+	// kube is the Kubernetes assets of the same scopes (nil when a scope
+	// has none), each type in asset name order.
+	kube     map[string]kubeScope
 	events   []event                // in timestamp order
 	readTime *timestamppb.Timestamp // of ListAssets: the fleet's Now
 }
@@ -112,6 +115,7 @@ func newIndex(f *fleetgen.Fleet) (*index, error) {
 		}
 	}
 	ids := slices.Sorted(maps.Keys(f.ByProject))
+	clusters := map[string]kubeCluster{} // by Fleet.Kube key
 	for _, id := range ids {
 		p, ok := x.projects[id]
 		if !ok {
@@ -150,7 +154,15 @@ func newIndex(f *fleetgen.Fleet) (*index, error) {
 			for _, scope := range as[1:] {
 				x.assets[scope] = append(x.assets[scope], a)
 			}
+			key := id + "/" + c.GetLocation() + "/" + c.GetName()
+			if _, dup := clusters[key]; dup {
+				return nil, fmt.Errorf("gcpfake: cluster %s appears twice", key)
+			}
+			clusters[key] = kubeCluster{asset: a.Name, location: c.GetLocation(), ancestors: as, scopes: append([]string{id}, as[1:]...)}
 		}
+	}
+	if err := x.addKube(clusters); err != nil {
+		return nil, err
 	}
 
 	for _, e := range f.Events {
