@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
@@ -31,7 +33,11 @@ func kubeFleet(t *testing.T, clusters, projects int) *fleetgen.Fleet {
 func scanKubeDumps(t *testing.T, f *fleetgen.Fleet) *scanner.Result {
 	t.Helper()
 	dir := t.TempDir()
-	clusters, _, err := f.WriteFiles(dir)
+	clusters, logs, err := f.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := evidence.ReadFiles([]string{logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +49,7 @@ func scanKubeDumps(t *testing.T, f *fleetgen.Fleet) *scanner.Result {
 		t.Fatal(err)
 	}
 	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: embedded(t), Source: discovery.Files{Paths: []string{clusters}},
-		InCluster: d, ScanID: "e2e", Now: f.Now})
+		Evidence: evidence.Entries(entries), InCluster: d, ScanID: "e2e", Now: f.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +64,7 @@ func (l *live) scanKube(t *testing.T, f *fleetgen.Fleet, mode string, pageSize i
 	}
 	ai := &kube.AssetInventory{Client: l.asset, Scope: scope, Catalog: embedded(t), Policy: fast, PageSize: pageSize}
 	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: embedded(t), Source: l.source(mode, scope), InCluster: ai,
-		ScanID: "e2e", Now: f.Now})
+		Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, ScanID: "e2e", Now: f.Now})
 	return res, ai, err
 }
 
@@ -163,4 +169,32 @@ func TestKubeAssetInventoryGaps(t *testing.T) {
 			t.Errorf("scan with the organization's inventory denied succeeded")
 		}
 	})
+}
+
+// The function with FLEETSCAN_KUBERNETES=asset-inventory writes the
+// in-cluster findings the kubectl dumps give, and alerts them.
+func TestFunctionInClusterChecks(t *testing.T) {
+	endToEnd(t)
+	f := kubeFleet(t, 60, 12)
+	f.Now = time.Now().UTC()
+	want := scanKubeDumps(t, f)
+	s := newStack(t, "")
+	in := instances(1, s.startGCP(f, gcpfake.Options{}, "FLEETSCAN_SHARD_SIZE=0", "FLEETSCAN_KUBERNETES=asset-inventory"))
+	if err := failedDeliveries(deliverAll(withDeadline(t), in, []event.Event{messageEvent("kube-1", f.Now, nil)})); err != nil {
+		t.Fatalf("%v\n%s", err, logsOf(in))
+	}
+	wantKeys := findingKeys(inClusterFindings(want.Findings))
+	if len(wantKeys) == 0 {
+		t.Fatal("the fleet has no in-cluster finding")
+	}
+	got := stripScan(s.viewKeys())
+	for k, st := range wantKeys {
+		if got[k] != st {
+			t.Errorf("in-cluster finding %s: BigQuery has %q, want %q", k, got[k], st)
+		}
+	}
+	if diff := cmp.Diff(findingKeys(want.Findings), got); diff != "" {
+		t.Errorf("all findings (-dumps +function):\n%s", diff)
+	}
+	s.alertsOnce(t, expectedTransitions(nil, want.Findings))
 }
