@@ -30,9 +30,15 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
 			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot}
-			if out, _ := is.Holds(s); out != catalog.NotAffected {
-				skipped = append(skipped, is.ID)
+			out, why := is.Holds(s)
+			if out == catalog.NotAffected {
+				continue
 			}
+			if f, ok := poolSysctls(cat, is, c, out, why); ok {
+				findings = append(findings, f) // decided from the Container API
+				continue
+			}
+			skipped = append(skipped, is.ID)
 		case catalog.ContainerAPI:
 			if is.Compares == catalog.ControlPlane {
 				findings = appendVerdict(findings, cat, is, c, target{
@@ -53,6 +59,55 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 		}
 	}
 	return findings, skipped
+}
+
+// poolSysctls decides an ephemeral_port_range issue from the node pools'
+// config.linuxNodeConfig.sysctls, without cluster access: a pool that sets
+// the sysctl to a range overlapping the port range is a finding (UNKNOWN
+// when the value cannot be read, or the configuration is undecided). No
+// such pool decides nothing: the cluster's workloads may still set it.
+func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, cond catalog.Outcome, why string) (Finding, bool) {
+	k := is.Kubernetes
+	if k == nil || k.Rule != catalog.RuleEphemeralPortRange {
+		return Finding{}, false
+	}
+	lo, hi := k.Ports()
+	var overlap, unreadable, fields []string
+	for _, p := range c.NodePools {
+		v, set := p.Sysctls[k.Sysctl]
+		if !set {
+			continue
+		}
+		a, b, ok := catalog.ParseLocalPortRange(v)
+		switch {
+		case !ok:
+			unreadable = append(unreadable, p.Name+" ("+strconv.Quote(v)+")")
+		case a <= hi && b >= lo:
+			overlap = append(overlap, p.Name+" ("+v+")")
+		default:
+			continue
+		}
+		fields = append(fields, "nodePools["+p.Name+"].config.linuxNodeConfig.sysctls["+k.Sysctl+"]="+v)
+	}
+	if len(overlap) == 0 && len(unreadable) == 0 {
+		return Finding{}, false
+	}
+	f := newFinding(cat, is, c, "")
+	ports := strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+	switch {
+	case len(overlap) > 0:
+		f.Status = Affected
+		f.Reason = "Node pool(s) " + strings.Join(overlap, ", ") + " set " + k.Sysctl + " to a range overlapping " + ports + " in linuxNodeConfig.sysctls."
+	default:
+		f.Status = Unknown
+		f.Reason = "Node pool(s) " + strings.Join(unreadable, ", ") + " set " + k.Sysctl + " in linuxNodeConfig.sysctls to a value that is not two port numbers, so exposure to this issue cannot be decided."
+	}
+	if cond == catalog.Undecided {
+		f.Status = Unknown
+		f.Reason = strings.TrimSuffix(f.Reason, ".") + ", but the cluster " + why + "."
+	}
+	f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: strings.Join(fields, " "), Count: int64(len(fields)), Nodes: []string{}}}
+	return f, true
 }
 
 // appendNodeless decides a node issue for a cluster without node pools

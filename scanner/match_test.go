@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -40,26 +41,26 @@ func TestMatch(t *testing.T) {
 	}{
 		{
 			name: "legacy dataplane on affected versions: nothing",
-			c:    Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"default-pool", "1.24.5-gke.600", "COS_CONTAINERD"}}},
+			c:    Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{Name: "default-pool", Version: "1.24.5-gke.600", ImageType: "COS_CONTAINERD"}}},
 		},
 		{
 			name: "LEGACY_DATAPATH spelled out: nothing",
-			c:    Cluster{Datapath: "LEGACY_DATAPATH", MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{"p", "1.24.5-gke.600", "COS_CONTAINERD"}}},
+			c:    Cluster{Datapath: "LEGACY_DATAPATH", MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{Name: "p", Version: "1.24.5-gke.600", ImageType: "COS_CONTAINERD"}}},
 		},
 		{
 			name: "fixed everywhere: only skipped checks",
 			c: Cluster{Datapath: dpv2, MasterVersion: "1.28.3-gke.1090000",
-				NodePools: []Pool{{"default-pool", "1.25.6-gke.200", "COS_CONTAINERD"}}},
+				NodePools: []Pool{{Name: "default-pool", Version: "1.25.6-gke.200", ImageType: "COS_CONTAINERD"}}},
 			wantSkipped: []string{"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
 		},
 		{
 			name: "one finding per affected pool; Windows and Docker pools pass",
 			c: Cluster{Datapath: dpv2, MasterVersion: "1.28.10-gke.1000", NodePools: []Pool{
-				{"linux", "1.23.16-gke.199", "COS_CONTAINERD"},
-				{"ubuntu", "1.23.16-gke.100", "UBUNTU_CONTAINERD"},
-				{"win", "1.23.16-gke.199", "WINDOWS_LTSC_CONTAINERD"},
-				{"docker", "1.23.16-gke.199", "COS"},
-				{"fixed", "1.23.16-gke.200", "COS_CONTAINERD"},
+				{Name: "linux", Version: "1.23.16-gke.199", ImageType: "COS_CONTAINERD"},
+				{Name: "ubuntu", Version: "1.23.16-gke.100", ImageType: "UBUNTU_CONTAINERD"},
+				{Name: "win", Version: "1.23.16-gke.199", ImageType: "WINDOWS_LTSC_CONTAINERD"},
+				{Name: "docker", Version: "1.23.16-gke.199", ImageType: "COS"},
+				{Name: "fixed", Version: "1.23.16-gke.200", ImageType: "COS_CONTAINERD"},
 			}},
 			want: []brief{
 				{ipam, "linux", "AFFECTED", "node_pool", "1.23.16-gke.199", "1.23.16-gke.200",
@@ -71,7 +72,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "control plane issues on currentMasterVersion, pools lagging",
-			c:    Cluster{Datapath: dpv2, MasterVersion: "1.27.11-gke.1096999", NodePools: []Pool{{"p", "1.26.5-gke.100", "COS_CONTAINERD"}}},
+			c:    Cluster{Datapath: dpv2, MasterVersion: "1.27.11-gke.1096999", NodePools: []Pool{{Name: "p", Version: "1.26.5-gke.100", ImageType: "COS_CONTAINERD"}}},
 			want: []brief{
 				{hairpin, "", "AFFECTED", "control_plane", "1.27.11-gke.1096999", "1.27.11-gke.1097000",
 					"The control plane runs 1.27.11-gke.1096999, below 1.27.11-gke.1097000, the first fixed version on 1.27."},
@@ -114,9 +115,9 @@ func TestMatch(t *testing.T) {
 		{
 			name: "unparseable versions are UNKNOWN, never a pass",
 			c: Cluster{Datapath: dpv2, MasterVersion: "latest", NodePools: []Pool{
-				{"alias", "1.24", "COS_CONTAINERD"},
-				{"empty", "", "COS_CONTAINERD"},
-				{"win-alias", "1.24", "WINDOWS_SAC"},
+				{Name: "alias", Version: "1.24", ImageType: "COS_CONTAINERD"},
+				{Name: "empty", Version: "", ImageType: "COS_CONTAINERD"},
+				{Name: "win-alias", Version: "1.24", ImageType: "WINDOWS_SAC"},
 			}},
 			want: []brief{
 				{hairpin, "", "UNKNOWN", "control_plane", "latest", "",
@@ -132,7 +133,7 @@ func TestMatch(t *testing.T) {
 		},
 		{
 			name: "pool without image type on an affected version",
-			c:    Cluster{Datapath: dpv2, MasterVersion: "1.30.1-gke.1", NodePools: []Pool{{"old", "1.22.17-gke.3000", ""}}},
+			c:    Cluster{Datapath: dpv2, MasterVersion: "1.30.1-gke.1", NodePools: []Pool{{Name: "old", Version: "1.22.17-gke.3000", ImageType: ""}}},
 			want: []brief{
 				{ipam, "old", "UNKNOWN", "node_pool", "1.22.17-gke.3000", "1.22.17-gke.3100",
 					"Node pool old (image type unset) runs 1.22.17-gke.3000, below 1.22.17-gke.3100, the first fixed version on 1.22, an affected version, but does not report its node image type, so exposure to this issue cannot be decided."},
@@ -184,5 +185,63 @@ func TestFindingKey(t *testing.T) {
 	}
 	if FindingKey("p", "l", "c", "np", "I") != base {
 		t.Errorf("FindingKey is not deterministic")
+	}
+}
+
+// A node pool's linuxNodeConfig.sysctls decide DPV2-NODEPORT-EPHEMERAL
+// from the Container API alone; pools that do not set an overlapping range
+// leave it to the in-cluster check.
+func TestMatchPoolSysctls(t *testing.T) {
+	cat := embedded(t)
+	pool := func(name, value string) Pool {
+		p := Pool{Name: name, Version: "1.31.5-gke.1000", ImageType: "COS_CONTAINERD"}
+		if value != "" {
+			p.Sysctls = map[string]string{"net.ipv4.ip_local_port_range": value, "net.core.somaxconn": "4096"}
+		}
+		return p
+	}
+	cluster := func(pools ...Pool) *Cluster {
+		return &Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web", Datapath: "ADVANCED_DATAPATH",
+			MasterVersion: "1.31.5-gke.1000", NodePools: pools}
+	}
+	for _, tc := range []struct {
+		name    string
+		c       *Cluster
+		status  Status // "" when undecided here (still a skipped check)
+		reason  string
+		summary string
+	}{
+		{"no sysctls", cluster(pool("a", "")), "", "", ""},
+		{"outside the range", cluster(pool("a", "32768 60999")), "", "", ""},
+		{"overlapping", cluster(pool("a", "32768 60999"), pool("b", "30000\t60999")), Affected,
+			"Node pool(s) b (30000\t60999) set net.ipv4.ip_local_port_range to a range overlapping 30000-32767 in linuxNodeConfig.sysctls.",
+			"nodePools[b].config.linuxNodeConfig.sysctls[net.ipv4.ip_local_port_range]=30000\t60999"},
+		{"edge", cluster(pool("a", "1024 30000")), Affected,
+			"Node pool(s) a (1024 30000) set net.ipv4.ip_local_port_range to a range overlapping 30000-32767 in linuxNodeConfig.sysctls.", ""},
+		{"unreadable", cluster(pool("a", "30000-60999")), Unknown,
+			`Node pool(s) a ("30000-60999") set net.ipv4.ip_local_port_range in linuxNodeConfig.sysctls to a value that is not two port numbers, so exposure to this issue cannot be decided.`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, skipped := Match(cat, tc.c)
+			var got *Finding
+			for i := range fs {
+				if fs[i].IssueID == "DPV2-NODEPORT-EPHEMERAL" {
+					got = &fs[i]
+				}
+			}
+			switch {
+			case tc.status == "" && (got != nil || !slices.Contains(skipped, "DPV2-NODEPORT-EPHEMERAL")):
+				t.Errorf("finding %+v, skipped %v; want the check skipped, no finding", got, skipped)
+			case tc.status != "" && (got == nil || slices.Contains(skipped, "DPV2-NODEPORT-EPHEMERAL")):
+				t.Errorf("finding %+v, skipped %v; want a %s finding", got, skipped, tc.status)
+			case tc.status != "":
+				if got.Status != tc.status || got.Reason != tc.reason || got.NodePool != "" || got.Evidence[0].Source != "container_api" {
+					t.Errorf("finding = %+v\nwant %s: %s", got, tc.status, tc.reason)
+				}
+				if tc.summary != "" && got.Evidence[0].Summary != tc.summary {
+					t.Errorf("evidence summary = %q, want %q", got.Evidence[0].Summary, tc.summary)
+				}
+			}
+		})
 	}
 }

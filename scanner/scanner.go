@@ -32,6 +32,9 @@ type Pool struct {
 	Name      string `json:"name" bigquery:"name"`
 	Version   string `json:"version" bigquery:"version"`
 	ImageType string `json:"image_type" bigquery:"image_type"`
+	// Sysctls are config.linuxNodeConfig.sysctls: what the in-cluster
+	// ephemeral-port check also reads. Not a column or JSON field.
+	Sysctls map[string]string `json:"-" bigquery:"-"`
 }
 
 // DataplaneV2 reports whether the cluster runs GKE Dataplane V2. An absent

@@ -62,6 +62,21 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
+// ParseLocalPortRange reads a net.ipv4.ip_local_port_range value: two port
+// numbers, low then high, split on any whitespace ("32768	60999").
+func ParseLocalPortRange(value string) (lo, hi int, ok bool) {
+	f := strings.Fields(value)
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	lo, errLo := strconv.Atoi(f[0])
+	hi, errHi := strconv.Atoi(f[1])
+	if errLo != nil || errHi != nil || lo < 0 || hi > 65535 || lo > hi {
+		return 0, 0, false
+	}
+	return lo, hi, true
+}
+
 // validate checks the block for its rule and parses it in place.
 func (k *KubernetesCheck) validate() []string {
 	var p []string

@@ -80,6 +80,7 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 			Name:      np.GetName(),
 			Version:   np.GetVersion(),
 			ImageType: np.GetConfig().GetImageType(),
+			Sysctls:   np.GetConfig().GetLinuxNodeConfig().GetSysctls(),
 		})
 	}
 	return c, nil

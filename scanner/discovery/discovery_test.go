@@ -288,6 +288,16 @@ func TestParseClustersFields(t *testing.T) {
 			}},
 		},
 		{
+			name: "node pool sysctls from config.linuxNodeConfig",
+			in: `{"name": "c", "nodePools": [{"name": "np", "config": {"imageType": "COS_CONTAINERD",
+				"linuxNodeConfig": {"sysctls": {"net.ipv4.ip_local_port_range": "30000 60999"}}}}], ` + regional + `}`,
+			want: []scanner.Cluster{{
+				ProjectID: "p-1", Location: "us-east1", Name: "c",
+				SelfLink:  "https://container.googleapis.com/v1/projects/p-1/locations/us-east1/clusters/c",
+				NodePools: []scanner.Pool{{Name: "np", ImageType: "COS_CONTAINERD", Sysctls: map[string]string{"net.ipv4.ip_local_port_range": "30000 60999"}}},
+			}},
+		},
+		{
 			// protojson with DiscardUnknown drops unknown enum names: the
 			// field reads as unset, not as an error.
 			name: "unknown status enum value reads as no status",

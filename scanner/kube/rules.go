@@ -425,18 +425,7 @@ func sameSysctl(a, b string) bool {
 
 // parseRange reads a port range sysctl value "LOW HIGH", the numbers
 // separated by any whitespace; ok is false unless it is two ports, low first.
-func parseRange(value string) (lo, hi int, ok bool) {
-	f := strings.Fields(value)
-	if len(f) != 2 {
-		return 0, 0, false
-	}
-	lo, errLo := strconv.Atoi(f[0])
-	hi, errHi := strconv.Atoi(f[1])
-	if errLo != nil || errHi != nil || lo < 0 || hi > 65535 || lo > hi {
-		return 0, 0, false
-	}
-	return lo, hi, true
-}
+func parseRange(value string) (lo, hi int, ok bool) { return catalog.ParseLocalPortRange(value) }
 
 // portRangeWrites finds, in a container's command line, the values written
 // to one sysctl: "sysctl [-w|--write] KEY=VALUE" (KEY dotted or with '/')

@@ -68,8 +68,10 @@ func TestScanDemoDumps(t *testing.T) {
 			skipped += len(c.SkippedChecks)
 		}
 	}
-	if skipped != 21 || res.Summary.SkippedChecks != 21 {
-		t.Errorf("skipped checks = %d (summary %d), want 21 on the 7 clusters without a dump", skipped, res.Summary.SkippedChecks)
+	// ml-train's gpu-pool sets the range in linuxNodeConfig.sysctls: that
+	// decides DPV2-NODEPORT-EPHEMERAL there from the Container API alone.
+	if skipped != 20 || res.Summary.SkippedChecks != 20 {
+		t.Errorf("skipped checks = %d (summary %d), want 20 on the 7 clusters without a dump", skipped, res.Summary.SkippedChecks)
 	}
 	if len(res.Errors) != 0 {
 		t.Errorf("errors = %v", res.Errors)

@@ -103,8 +103,8 @@ func TestNDJSONFields(t *testing.T) {
 			}
 		}
 	}
-	if lines != 26 {
-		t.Errorf("findings = %d, want 26", lines)
+	if lines != 27 {
+		t.Errorf("findings = %d, want 27", lines)
 	}
 }
 
@@ -124,13 +124,13 @@ func TestScanJSONAndOutDir(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--format json is not JSON: %v", err)
 	}
-	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 26 {
-		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 26 findings", res.Summary)
+	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 27 {
+		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 27 findings", res.Summary)
 	}
-	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 26 finding(s): 3 OBSERVED, 20 AFFECTED, 3 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
+	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 27 finding(s): 3 OBSERVED, 21 AFFECTED, 3 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr = %q, want prefix %q", stderr, want)
 	}
-	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 26, "scan_errors": 0} {
+	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 27, "scan_errors": 0} {
 		b, err := os.ReadFile(filepath.Join(dir, table+".ndjson"))
 		if err != nil {
 			t.Fatal(err)

@@ -59,11 +59,8 @@ func writeIssue(ew *errWriter, is *catalog.Issue, fs []scanner.Finding) {
 				}
 			}
 		case scanner.Affected:
-			// No version decided it: say what in the cluster did.
-			for _, e := range f.Evidence {
-				if e.Source == string(catalog.KubernetesAPI) {
-					notes = append(notes, fmt.Sprintf("%s/%s: %s", f.Cluster, orCluster(f.NodePool), f.Reason))
-				}
+			if f.Version == "" { // no version decided it: say what did
+				notes = append(notes, fmt.Sprintf("%s/%s: %s", f.Cluster, orCluster(f.NodePool), f.Reason))
 			}
 		}
 	}
