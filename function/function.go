@@ -232,11 +232,21 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 		"findings", s.Findings, "affected", s.ByStatus[scanner.Affected], "observed", s.ByStatus[scanner.Observed],
 		"unknown", s.ByStatus[scanner.Unknown], "errors", s.Errors, "projects_failed", s.ProjectsFailed,
 		"alerts_new", counts[TransitionNew], "alerts_changed", counts[TransitionChanged], "alerts_resolved", counts[TransitionResolved],
-		"api_calls", diffCounts(before, c.calls.Snapshot()), "duration_s", f.now().Sub(j.started).Seconds())
+		"api_calls", diffCounts(before, c.calls.Snapshot()), "duration_s", f.now().Sub(j.started).Seconds(),
+		"kubernetes_asset_calls", kubeCalls(inCluster))
 	for _, e := range res.Errors {
 		log.Warn("part of the scope not read", "project_id", e.ProjectID, "resource", e.Resource, "api", e.API, "code", e.Code, "error", e.Message)
 	}
 	return nil
+}
+
+// kubeCalls is the ListAssets calls by asset type of the in-cluster
+// checks, "" when they are off.
+func kubeCalls(ic scanner.InCluster) string {
+	if ai, ok := ic.(*kube.AssetInventory); ok {
+		return ai.CallsByType()
+	}
+	return ""
 }
 
 func diffCounts(before, after map[string]int) map[string]int {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,4 +198,7 @@ func TestFunctionInClusterChecks(t *testing.T) {
 		t.Errorf("all findings (-dumps +function):\n%s", diff)
 	}
 	s.alertsOnce(t, expectedTransitions(nil, want.Findings))
+	if logs := logsOf(in); !strings.Contains(logs, `"kubernetes_asset_calls":"apps.k8s.io/DaemonSet=1 k8s.io/Service=1`) {
+		t.Errorf("the scan log does not report the Kubernetes ListAssets calls by type:\n%s", logs)
+	}
 }

@@ -157,3 +157,47 @@ func TestBigQueryCLI(t *testing.T) {
 		t.Errorf("view latest_findings not created")
 	}
 }
+
+// --kubernetes asset-inventory on a live scope decides the in-cluster
+// checks as --kube-objects does on dumps of the same objects, and reports
+// its calls by asset type.
+func TestLiveCLIKubernetes(t *testing.T) {
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 40, Projects: 8, Seed: 11, Kube: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gcpfake.Start(fleet, gcpfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	clusters, logs, err := fleet.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.WriteKubeDumps(dir + "/kube"); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--format", "ndjson", "--as-of", fleet.Now.Format(time.RFC3339), "--scan-id", "cli"}
+	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs, "--kube-objects", dir + "/kube"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("offline scan: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(offline, `"source":"kubernetes_api"`) {
+		t.Fatalf("the offline scan has no in-cluster finding")
+	}
+	org := strings.TrimPrefix(fleet.Org, "organizations/")
+	a := srv.Addr()
+	code, live, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--kubernetes", "asset-inventory",
+		"--api-endpoint", "asset=" + a, "--api-endpoint", "logging=" + a}, common...)...)
+	if code != exitOK {
+		t.Fatalf("live scan: exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(withOrg(t, offline, org), live); diff != "" {
+		t.Errorf("live ndjson (-dumps +asset inventory):\n%s", diff)
+	}
+	if !strings.Contains(stderr, "fleetscan: Kubernetes objects from Cloud Asset Inventory: ListAssets calls by type: apps.k8s.io/DaemonSet=1 k8s.io/Service=1 ") {
+		t.Errorf("stderr has no calls line:\n%s", stderr)
+	}
+}

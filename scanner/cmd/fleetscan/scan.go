@@ -113,6 +113,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if o.format != "table" {
 		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
 	}
+	if ai, ok := opt.InCluster.(*kube.AssetInventory); ok && len(ai.Calls) > 0 {
+		fmt.Fprintf(stderr, "fleetscan: Kubernetes objects from Cloud Asset Inventory: ListAssets calls by type: %s\n", ai.CallsByType())
+	}
 	if o.outDir != "" {
 		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res))
 		if err != nil {
