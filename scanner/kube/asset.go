@@ -153,15 +153,9 @@ func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, checks 
 		o = &Objects{}
 		a.objects[key] = o
 	}
-	o.DaemonSets = append(o.DaemonSets, one.DaemonSets...)
-	o.Deployments = append(o.Deployments, one.Deployments...)
-	o.StatefulSets = append(o.StatefulSets, one.StatefulSets...)
-	o.ReplicaSets = append(o.ReplicaSets, one.ReplicaSets...)
-	o.Jobs = append(o.Jobs, one.Jobs...)
-	o.CronJobs = append(o.CronJobs, one.CronJobs...)
-	o.Pods = append(o.Pods, one.Pods...)
-	o.Services = append(o.Services, one.Services...)
-	o.NetworkPolicies = append(o.NetworkPolicies, one.NetworkPolicies...)
+	if err := o.add(raw); err != nil { // decoded once already: cannot fail
+		a.broken[key] = append(a.broken[key], fmt.Sprintf("%s: %v", as.GetName(), err))
+	}
 }
 
 // nodePortProbe stands for "the cluster has a NodePort Service" when an
