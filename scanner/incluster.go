@@ -77,7 +77,7 @@ func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic 
 				f := newFinding(cat, is, &rec.Cluster, "")
 				f.Status = Unknown
 				f.Reason = "The cluster's Kubernetes objects could not be read (" + err.Error() + "), so exposure to this issue cannot be decided."
-				f.Evidence = []Evidence{{Source: string(catalog.KubernetesAPI), Summary: "objects not read: " + err.Error(), Nodes: []string{}}}
+				f.Evidence = []Evidence{{Source: string(catalog.KubernetesAPI), Summary: "objects not read: " + err.Error()}}
 				res.Findings = append(res.Findings, f)
 			}
 			continue
@@ -89,12 +89,7 @@ func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic 
 			}
 			f := newFinding(cat, is, &rec.Cluster, "")
 			f.Status, f.Reason = r.Status, r.Reason
-			ev := r.Evidence
-			ev.Source = string(catalog.KubernetesAPI)
-			if ev.Nodes == nil {
-				ev.Nodes = []string{}
-			}
-			f.Evidence = []Evidence{ev}
+			f.Evidence = []Evidence{r.Evidence} // Scan makes nil nodes []
 			res.Findings = append(res.Findings, f)
 		}
 	}

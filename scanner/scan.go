@@ -201,7 +201,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Evidence != nil {
 		q := EvidenceQuery{
 			Projects: slices.Sorted(maps.Keys(projects)),
-			Symptoms: symptoms(opt.Catalog),
+			Symptoms: opt.Catalog.Symptoms(),
 			Since:    now.Add(-lookback),
 			Until:    now,
 		}
@@ -314,18 +314,6 @@ func between(e Evidence) string {
 		return ""
 	}
 	return " between " + e.FirstSeen.Format(time.RFC3339) + " and " + e.LastSeen.Format(time.RFC3339)
-}
-
-func symptoms(cat *catalog.Catalog) []*catalog.Symptom {
-	var out []*catalog.Symptom
-	seen := map[string]bool{}
-	for _, is := range cat.Issues {
-		if s := is.Symptom; s != nil && !seen[s.Key()] {
-			seen[s.Key()] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // sortFindings orders by severity (most severe first), issue, project,

@@ -167,6 +167,32 @@ type Catalog struct {
 // Issue returns the issue with the given ID, or nil.
 func (c *Catalog) Issue(id string) *Issue { return c.byID[id] }
 
+// Symptoms lists the issues' symptoms, one per distinct Key, in catalog
+// order: what a scan asks Cloud Logging for.
+func (c *Catalog) Symptoms() []*Symptom {
+	var out []*Symptom
+	seen := map[string]bool{}
+	for _, is := range c.Issues {
+		if s := is.Symptom; s != nil && !seen[s.Key()] {
+			seen[s.Key()] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// KubernetesChecks lists the checks of the issues decided by
+// kubernetes_api, in catalog order.
+func (c *Catalog) KubernetesChecks() []*KubernetesCheck {
+	var out []*KubernetesCheck
+	for _, is := range c.Issues {
+		if is.Kubernetes != nil {
+			out = append(out, is.Kubernetes)
+		}
+	}
+	return out
+}
+
 // Embedded returns the catalog built into the binary.
 func Embedded() (*Catalog, error) {
 	sub, err := fs.Sub(embedded, "issues")

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +187,40 @@ func TestEmbeddedKubernetesChecks(t *testing.T) {
 	}
 	if np := check("DPV2-NETPOL-ENDPORT"); np.Rule != RuleNetworkPolicyEndPort {
 		t.Errorf("DPV2-NETPOL-ENDPORT check = %+v", np)
+	}
+	var rules []string
+	for _, k := range cat.KubernetesChecks() {
+		rules = append(rules, k.Rule)
+	}
+	if want := []string{RuleNetworkPolicyEndPort, RuleEphemeralPortRange, RuleIPMasqRandomFully}; !slices.Equal(rules, want) {
+		t.Errorf("KubernetesChecks rules = %v, want %v (catalog order)", rules, want)
+	}
+	// DPV2-IPAM-LEAK and GKE-POD-IP-EXHAUSTION share one symptom: one query.
+	if s := cat.Symptoms(); len(s) != 1 || s[0].Reason != "FailedCreatePodSandBox" {
+		t.Errorf("Symptoms = %+v, want the one IPAM symptom", s)
+	}
+}
+
+func TestParseLocalPortRange(t *testing.T) {
+	for _, tc := range []struct {
+		value  string
+		lo, hi int
+		ok     bool
+	}{
+		{"30000 60999", 30000, 60999, true},
+		{"30000\t60999", 30000, 60999, true},
+		{" 1024   65535\n", 1024, 65535, true},
+		{"30000-60999", 0, 0, false},
+		{"30000", 0, 0, false},
+		{"30000 60999 1", 0, 0, false},
+		{"60999 30000", 0, 0, false},
+		{"1024 65536", 0, 0, false},
+		{"$LOW $HIGH", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		lo, hi, ok := ParseLocalPortRange(tc.value)
+		if lo != tc.lo || hi != tc.hi || ok != tc.ok {
+			t.Errorf("ParseLocalPortRange(%q) = %d, %d, %v; want %d, %d, %v", tc.value, lo, hi, ok, tc.lo, tc.hi, tc.ok)
+		}
 	}
 }

@@ -44,14 +44,7 @@ func FuzzParseLogEntries(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	cat := testkit.Catalog(f)
-	var symptoms []*catalog.Symptom
-	seen := map[string]bool{}
-	for _, is := range cat.Issues {
-		if s := is.Symptom; s != nil && !seen[s.Key()] {
-			seen[s.Key()] = true
-			symptoms = append(symptoms, s)
-		}
-	}
+	symptoms := cat.Symptoms()
 	if len(symptoms) == 0 {
 		f.Fatal("the embedded catalog has no symptoms")
 	}

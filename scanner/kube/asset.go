@@ -86,11 +86,7 @@ func (a *AssetInventory) load(ctx context.Context) error {
 	a.Calls = map[string]int{}
 	var checks []*catalog.KubernetesCheck
 	if a.Catalog != nil {
-		for _, is := range a.Catalog.Issues {
-			if is.Kubernetes != nil {
-				checks = append(checks, is.Kubernetes)
-			}
-		}
+		checks = a.Catalog.KubernetesChecks()
 	}
 	size := a.PageSize
 	if size <= 0 || size > 1000 {

@@ -37,7 +37,6 @@ func Decide(issues []*catalog.Issue, o *Objects) []scanner.CheckResult {
 				Source:  string(catalog.KubernetesAPI),
 				Summary: withObjects(v),
 				Count:   int64(v.Count),
-				Nodes:   []string{},
 				Sample:  v.Sample,
 			},
 		})

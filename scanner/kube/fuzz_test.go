@@ -29,12 +29,7 @@ func FuzzReadDump(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var checks []*catalog.KubernetesCheck
-	for _, is := range cat.Issues {
-		if is.Kubernetes != nil {
-			checks = append(checks, is.Kubernetes)
-		}
-	}
+	checks := cat.KubernetesChecks()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var a, b Objects
 		errA, errB := ReadDump("fuzz.json", data, &a), ReadDump("fuzz.json", data, &b)

@@ -335,7 +335,7 @@ func ephemeralPortRange(k *catalog.KubernetesCheck, o *Objects) Verdict {
 		object := kind + " " + name
 		add := func(where, value string) {
 			s := portSetting{object: object, where: where, value: value}
-			s.lo, s.hi, s.ok = parseRange(value)
+			s.lo, s.hi, s.ok = catalog.ParseLocalPortRange(value)
 			settings = append(settings, s)
 		}
 		if sc := spec.SecurityContext; sc != nil {
@@ -422,10 +422,6 @@ func settingObjects(settings []portSetting) []string {
 func sameSysctl(a, b string) bool {
 	return strings.ReplaceAll(a, "/", ".") == strings.ReplaceAll(b, "/", ".")
 }
-
-// parseRange reads a port range sysctl value "LOW HIGH", the numbers
-// separated by any whitespace; ok is false unless it is two ports, low first.
-func parseRange(value string) (lo, hi int, ok bool) { return catalog.ParseLocalPortRange(value) }
 
 // portRangeWrites finds, in a container's command line, the values written
 // to one sysctl: "sysctl [-w|--write] KEY=VALUE" (KEY dotted or with '/')

@@ -499,30 +499,6 @@ func TestImageVersion(t *testing.T) {
 	}
 }
 
-func TestParseRange(t *testing.T) {
-	for _, tc := range []struct {
-		value  string
-		lo, hi int
-		ok     bool
-	}{
-		{"30000 60999", 30000, 60999, true},
-		{"30000\t60999", 30000, 60999, true},
-		{" 1024   65535\n", 1024, 65535, true},
-		{"30000-60999", 0, 0, false},
-		{"30000", 0, 0, false},
-		{"30000 60999 1", 0, 0, false},
-		{"60999 30000", 0, 0, false},
-		{"1024 65536", 0, 0, false},
-		{"$LOW $HIGH", 0, 0, false},
-		{"", 0, 0, false},
-	} {
-		lo, hi, ok := parseRange(tc.value)
-		if lo != tc.lo || hi != tc.hi || ok != tc.ok {
-			t.Errorf("parseRange(%q) = %d, %d, %v; want %d, %d, %v", tc.value, lo, hi, ok, tc.lo, tc.hi, tc.ok)
-		}
-	}
-}
-
 // TestEvaluateObjectsCut: Objects stops at 20, sorted, while Count and the
 // Reason keep the whole number.
 func TestEvaluateObjectsCut(t *testing.T) {

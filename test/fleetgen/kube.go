@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -57,13 +59,6 @@ func KubeKey(c *containerpb.Cluster) string {
 	return projectOfSelfLink(c.GetSelfLink()) + "/" + c.GetLocation() + "/" + c.GetName()
 }
 
-// contextName is the kubeconfig context of gcloud container clusters
-// get-credentials, as kube.ContextName spells it. It is not imported from
-// scanner/kube so that the tests inside that package may use this one.
-func contextName(c *containerpb.Cluster) string {
-	return "gke_" + projectOfSelfLink(c.GetSelfLink()) + "_" + c.GetLocation() + "_" + c.GetName()
-}
-
 // WriteKubeDumps writes each cluster's objects as the offline CLI reads
 // them (--kube-objects DIR): one kubectl List per cluster, as `kubectl get
 // daemonsets,services,networkpolicies,pods,deployments,statefulsets,
@@ -85,7 +80,7 @@ func (f *Fleet) WriteKubeDumps(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, contextName(c)+".json"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, kube.ContextName(scanner.ClusterKey{ProjectID: projectOfSelfLink(c.GetSelfLink()), Location: c.GetLocation(), Name: c.GetName()})+".json"), b, 0o644); err != nil {
 			return err
 		}
 	}

@@ -115,29 +115,10 @@ func assetName(project string, c *containerpb.Cluster) string {
 	return fmt.Sprintf("//container.googleapis.com/projects/%s/locations/%s/clusters/%s", project, c.GetLocation(), c.GetName())
 }
 
-// listAssets pages through ListAssets with pages of size, checking each
-// page's size.
+// listAssets pages through the cluster assets with pages of size.
 func listAssets(t *testing.T, c *asset.Client, parent string, size int) []*assetpb.Asset {
 	t.Helper()
-	it := c.ListAssets(context.Background(), &assetpb.ListAssetsRequest{
-		Parent: parent, AssetTypes: []string{clusterType}, ContentType: assetpb.ContentType_RESOURCE,
-	}, noRetry)
-	p := iterator.NewPager(it, size, "")
-	var all []*assetpb.Asset
-	for {
-		var pg []*assetpb.Asset
-		next, err := p.NextPage(&pg)
-		if err != nil {
-			t.Fatalf("ListAssets(%s): %v", parent, err)
-		}
-		if len(pg) > size || (next != "" && len(pg) != size) {
-			t.Fatalf("ListAssets(%s): page of %d assets with next token %q, want %d", parent, len(pg), next, size)
-		}
-		all = append(all, pg...)
-		if next == "" {
-			return all
-		}
-	}
+	return listTypes(t, c, parent, []string{clusterType}, size)
 }
 
 // under returns the projects of f under scope (a folder, nested ones
