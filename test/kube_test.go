@@ -13,7 +13,6 @@ import (
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
-	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
@@ -30,31 +29,18 @@ func kubeFleet(t *testing.T, clusters, projects int) *fleetgen.Fleet {
 }
 
 // scanKubeDumps is the offline in-cluster path: the fleet's clusters and
-// its objects as kubectl dumps.
+// logs as files, its objects as kubectl dumps.
 func scanKubeDumps(t *testing.T, f *fleetgen.Fleet) *scanner.Result {
 	t.Helper()
 	dir := t.TempDir()
-	clusters, logs, err := f.WriteFiles(dir)
+	if err := f.WriteKubeDumps(dir); err != nil {
+		t.Fatal(err)
+	}
+	d, err := kube.LoadDumps(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := evidence.ReadFiles([]string{logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.WriteKubeDumps(dir + "/kube"); err != nil {
-		t.Fatal(err)
-	}
-	d, err := kube.LoadDumps(dir + "/kube")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: embedded(t), Source: discovery.Files{Paths: []string{clusters}},
-		Evidence: evidence.Entries(entries), InCluster: d, ScanID: "e2e", Now: f.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return scanFilesWith(t, f, d)
 }
 
 func (l *live) scanKube(t *testing.T, f *fleetgen.Fleet, mode string, pageSize int) (*scanner.Result, *kube.AssetInventory, error) {
@@ -64,8 +50,7 @@ func (l *live) scanKube(t *testing.T, f *fleetgen.Fleet, mode string, pageSize i
 		t.Fatal(err)
 	}
 	ai := &kube.AssetInventory{Client: l.asset, Scope: scope, Catalog: embedded(t), Policy: fast, PageSize: pageSize}
-	res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: embedded(t), Source: l.source(mode, scope), InCluster: ai,
-		Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, ScanID: "e2e", Now: f.Now})
+	res, err := l.scanWith(t.Context(), t, f, mode, ai)
 	return res, ai, err
 }
 

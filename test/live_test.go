@@ -46,6 +46,12 @@ var embedded = testkit.Catalog
 // scanFiles is the offline path: the fleet written as gcloud JSON files.
 func scanFiles(t *testing.T, f *fleetgen.Fleet) *scanner.Result {
 	t.Helper()
+	return scanFilesWith(t, f, nil)
+}
+
+// scanFilesWith is scanFiles with in-cluster checks from ic (nil: none).
+func scanFilesWith(t *testing.T, f *fleetgen.Fleet, ic scanner.InCluster) *scanner.Result {
+	t.Helper()
 	clusters, logs, err := f.WriteFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +62,7 @@ func scanFiles(t *testing.T, f *fleetgen.Fleet) *scanner.Result {
 	}
 	res, err := scanner.Scan(t.Context(), scanner.Options{
 		Catalog: embedded(t), Source: discovery.Files{Paths: []string{clusters}}, Evidence: evidence.Entries(entries),
-		ScanID: "e2e", Now: f.Now,
+		InCluster: ic, ScanID: "e2e", Now: f.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,14 +118,20 @@ func (l *live) source(mode string, scope scanner.Scope) scanner.Source {
 
 func (l *live) scan(ctx context.Context, t testing.TB, f *fleetgen.Fleet, mode string) (*scanner.Result, error) {
 	t.Helper()
+	return l.scanWith(ctx, t, f, mode, nil)
+}
+
+// scanWith is scan with in-cluster checks from ic (nil: none).
+func (l *live) scanWith(ctx context.Context, t testing.TB, f *fleetgen.Fleet, mode string, ic scanner.InCluster) (*scanner.Result, error) {
+	t.Helper()
 	scope, err := scanner.ParseScope(f.Org)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return scanner.Scan(ctx, scanner.Options{
 		Catalog: embedded(t), Source: l.source(mode, scope),
-		Evidence: &evidence.Logging{Client: l.logging, Policy: fast},
-		ScanID:   "e2e", Now: f.Now,
+		Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, InCluster: ic,
+		ScanID: "e2e", Now: f.Now,
 	})
 }
 

@@ -14,19 +14,32 @@ import (
 	"github.com/fleetscan/fleetscan/test/gcpfake"
 )
 
-// The CLI against a live scope, its clients pointed at the loopback fakes
-// by --api-endpoint or FLEETSCAN_API_ENDPOINTS, prints the findings that the
-// same fleet gives as files, with the organization filled in.
-func TestLiveCLI(t *testing.T) {
-	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 120, Projects: 30, Seed: 9})
+func generate(t *testing.T, o fleetgen.Options) *fleetgen.Fleet {
+	t.Helper()
+	f, err := fleetgen.Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gcpfake.Start(fleet, gcpfake.Options{})
+	return f
+}
+
+// startFake serves fleet on the in-process GCP fakes until the test ends.
+func startFake(t *testing.T, fleet *fleetgen.Fleet, opt gcpfake.Options) *gcpfake.Server {
+	t.Helper()
+	srv, err := gcpfake.Start(fleet, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// The CLI against a live scope, its clients pointed at the loopback fakes
+// by --api-endpoint or FLEETSCAN_API_ENDPOINTS, prints the findings that the
+// same fleet gives as files, with the organization filled in.
+func TestLiveCLI(t *testing.T) {
+	fleet := generate(t, fleetgen.Options{Clusters: 120, Projects: 30, Seed: 9})
+	srv := startFake(t, fleet, gcpfake.Options{})
 	clusters, logs, err := fleet.WriteFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +91,7 @@ func TestLiveCLI(t *testing.T) {
 // An API that dies mid-scan ends the CLI with exit 1 and an error naming
 // the API, within --api-timeout, instead of a smaller fleet and exit 0.
 func TestLiveCLIOutage(t *testing.T) {
-	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 60, Projects: 20, Seed: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleet := generate(t, fleetgen.Options{Clusters: 60, Projects: 20, Seed: 10})
 	for _, tc := range []struct {
 		method string
 		args   []string
@@ -92,16 +102,12 @@ func TestLiveCLIOutage(t *testing.T) {
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			var srv atomic.Pointer[gcpfake.Server]
-			s, err := gcpfake.Start(fleet, gcpfake.Options{Latency: 20 * time.Millisecond, OnCall: func(method string, n int) {
+			s := startFake(t, fleet, gcpfake.Options{Latency: 20 * time.Millisecond, OnCall: func(method string, n int) {
 				if method == tc.method && n == 1 {
 					go srv.Load().Close()
 				}
 			}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			srv.Store(s)
-			t.Cleanup(s.Close)
 			a := s.Addr()
 			t.Setenv("FLEETSCAN_API_ENDPOINTS", "asset="+a+",container="+a+",resourcemanager="+a+",logging="+a)
 			args := append([]string{"scan", "--organization", strings.TrimPrefix(fleet.Org, "organizations/"), "--format", "ndjson", "--api-timeout", "2s"}, tc.args...)
@@ -162,15 +168,8 @@ func TestBigQueryCLI(t *testing.T) {
 // checks as --kube-objects does on dumps of the same objects, and reports
 // its calls by asset type.
 func TestLiveCLIKubernetes(t *testing.T) {
-	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 40, Projects: 8, Seed: 11, Kube: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := gcpfake.Start(fleet, gcpfake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	fleet := generate(t, fleetgen.Options{Clusters: 40, Projects: 8, Seed: 11, Kube: true})
+	srv := startFake(t, fleet, gcpfake.Options{})
 	dir := t.TempDir()
 	clusters, logs, err := fleet.WriteFiles(dir)
 	if err != nil {
