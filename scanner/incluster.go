@@ -8,8 +8,8 @@ import (
 )
 
 // InCluster decides the kubernetes_api issues of a cluster from its
-// Kubernetes objects (scanner/kube: kubectl dumps, later Cloud Asset
-// Inventory or the cluster's API).
+// Kubernetes objects (scanner/kube: kubectl dumps or Cloud Asset
+// Inventory).
 type InCluster interface {
 	// Check decides issues for cluster c. covered is false when there is no
 	// in-cluster data for c at all (the checks stay skipped, as without

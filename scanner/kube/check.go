@@ -11,8 +11,7 @@ import (
 )
 
 // Decide evaluates every issue's check on one cluster's objects: the
-// results a source of objects (dumps, later Cloud Asset Inventory or the
-// cluster's API) hands to the scan.
+// results a source of objects (Dumps, AssetInventory) hands to the scan.
 func Decide(issues []*catalog.Issue, o *Objects) []scanner.CheckResult {
 	var out []scanner.CheckResult
 	for _, is := range issues {

@@ -1,6 +1,6 @@
-// Package kube reads the Kubernetes objects of GKE clusters (kubectl dumps;
-// later Cloud Asset Inventory and the clusters' own API) and decides the
-// known issues that need them: the catalog's kubernetes_api entries.
+// Package kube reads the Kubernetes objects of GKE clusters (kubectl dumps
+// in dump.go, Cloud Asset Inventory in asset.go) and decides the known
+// issues that need them: the catalog's kubernetes_api entries (rules.go).
 package kube
 
 import (
