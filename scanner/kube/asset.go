@@ -34,15 +34,6 @@ var assetKinds = []struct{ assetType, kind, apiVersion string }{
 	{"batch.k8s.io/CronJob", "CronJob", "batch/v1"},
 }
 
-// AssetTypes are the Cloud Asset Inventory types AssetInventory lists.
-func AssetTypes() []string {
-	out := make([]string, len(assetKinds))
-	for i, k := range assetKinds {
-		out[i] = k.assetType
-	}
-	return out
-}
-
 // k8sAssetName takes project, location and cluster from a Kubernetes
 // object's asset name:
 // //container.googleapis.com/projects/P/(locations|zones)/L/clusters/C/k8s/…

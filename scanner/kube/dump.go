@@ -108,7 +108,6 @@ func parseContext(s string) (scanner.ClusterKey, bool) {
 // cluster: DIR/gke_PROJECT_LOCATION_CLUSTER.json, or a folder of that name
 // holding several JSON files.
 type Dumps struct {
-	Dir     string
 	objects map[scanner.ClusterKey]*Objects
 	paths   map[scanner.ClusterKey]string
 }
@@ -121,7 +120,7 @@ func LoadDumps(dir string) (*Dumps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube objects: %w", err)
 	}
-	d := &Dumps{Dir: dir, objects: map[scanner.ClusterKey]*Objects{}, paths: map[scanner.ClusterKey]string{}}
+	d := &Dumps{objects: map[scanner.ClusterKey]*Objects{}, paths: map[scanner.ClusterKey]string{}}
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
