@@ -184,7 +184,10 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 			skipped = []string{} // REPEATED columns load as [], not null
 		}
 		res.Findings = append(res.Findings, fs...)
-		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, SkippedChecks: skipped})
+		if c.NodePools == nil {
+			c.NodePools = []Pool{}
+		}
+		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, DataplaneV2: c.DataplaneV2(), SkippedChecks: skipped})
 	}
 	failed := func(e ScanError) { res.Errors = append(res.Errors, e) }
 	cov, err := opt.Source.Discover(ctx, found, failed)
@@ -232,8 +235,10 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	}
 	sortFindings(res.Findings)
 	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })
-	for _, c := range res.Clusters {
-		if c.DataplaneV2() {
+	for i := range res.Clusters {
+		c := &res.Clusters[i]
+		c.ScanID, c.ScannedAt, c.OrganizationID = opt.ScanID, now, opt.OrgID
+		if c.DataplaneV2 {
 			res.Summary.DataplaneV2++
 		}
 		res.Summary.SkippedChecks += len(c.SkippedChecks)

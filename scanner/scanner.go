@@ -10,21 +10,21 @@ import (
 // Cluster is what fleetscan reads of a GKE cluster: the Container API v1
 // Cluster resource reduced to the fields that known issues depend on.
 type Cluster struct {
-	ProjectID string `json:"project_id"`
-	Location  string `json:"location"`
-	Name      string `json:"cluster"`
-	ID        string `json:"cluster_id"`
-	SelfLink  string `json:"self_link"`
-	Status    string `json:"cluster_status"`
+	ProjectID string `json:"project_id" bigquery:"project_id"`
+	Location  string `json:"location" bigquery:"location"`
+	Name      string `json:"cluster" bigquery:"cluster"`
+	ID        string `json:"cluster_id" bigquery:"cluster_id"`
+	SelfLink  string `json:"self_link" bigquery:"self_link"`
+	Status    string `json:"cluster_status" bigquery:"cluster_status"`
 
-	MasterVersion  string `json:"master_version"`       // currentMasterVersion
-	NodeVersion    string `json:"node_version"`         // currentNodeVersion (the oldest node)
-	InitialVersion string `json:"initial_version"`      // initialClusterVersion
-	ReleaseChannel string `json:"release_channel"`      // RAPID, REGULAR, STABLE, EXTENDED or ""
-	Datapath       string `json:"datapath_provider"`    // networkConfig.datapathProvider, "" when absent
-	Autopilot      bool   `json:"autopilot"`            // autopilot.enabled
-	VPCNative      bool   `json:"vpc_native"`           // ipAllocationPolicy.useIpAliases
-	NodePools      []Pool `json:"node_pools,omitempty"` // absent on Autopilot clusters without nodes
+	MasterVersion  string `json:"master_version" bigquery:"master_version"`       // currentMasterVersion
+	NodeVersion    string `json:"node_version" bigquery:"node_version"`           // currentNodeVersion (the oldest node)
+	InitialVersion string `json:"initial_version" bigquery:"initial_version"`     // initialClusterVersion
+	ReleaseChannel string `json:"release_channel" bigquery:"release_channel"`     // RAPID, REGULAR, STABLE, EXTENDED or ""
+	Datapath       string `json:"datapath_provider" bigquery:"datapath_provider"` // networkConfig.datapathProvider, "" when absent
+	Autopilot      bool   `json:"autopilot" bigquery:"autopilot"`                 // autopilot.enabled
+	VPCNative      bool   `json:"vpc_native" bigquery:"vpc_native"`               // ipAllocationPolicy.useIpAliases
+	NodePools      []Pool `json:"node_pools" bigquery:"node_pools"`               // absent on Autopilot clusters without nodes
 }
 
 // Pool is one node pool.
@@ -107,11 +107,17 @@ type Evidence struct {
 	Query     string     `json:"query" bigquery:"query"`
 }
 
-// ClusterRecord is one cluster of a scan's inventory: the denominator of
-// every report, with the checks that could not run on it.
+// ClusterRecord is one cluster of a scan's inventory, the denominator of
+// every report, with the checks that could not run on it. It is also the
+// clusters row: Scan sets the scan's ID, time and organization and the
+// derived DataplaneV2.
 type ClusterRecord struct {
+	ScanID         string    `json:"scan_id" bigquery:"scan_id"`
+	ScannedAt      time.Time `json:"scanned_at" bigquery:"scanned_at"`
+	OrganizationID string    `json:"organization_id" bigquery:"organization_id"`
 	Cluster
-	SkippedChecks []string `json:"skipped_checks"`
+	DataplaneV2   bool     `json:"dataplane_v2" bigquery:"dataplane_v2"` // Cluster.DataplaneV2()
+	SkippedChecks []string `json:"skipped_checks" bigquery:"skipped_checks"`
 }
 
 // ScanError records a part of the scope that could not be read; the scan

@@ -1,6 +1,6 @@
 // Package schema defines fleetscan's BigQuery tables, views and Looker
-// model. The scanner's records (scanner.Finding, scanner.ScanError) and the
-// row types here are the source of truth: the JSON schema files under
+// model. The scanner's records (scanner.Finding, scanner.ClusterRecord,
+// scanner.ScanError) and ScanRow here are the source of truth: the JSON schema files under
 // tables/ (read by Terraform and bq) are generated from them and
 // golden-tested, and the NDJSON files of --out-dir are the same rows.
 package schema
@@ -50,37 +50,11 @@ const (
 	StatusCompleteWithErrors = "COMPLETE_WITH_ERRORS"
 )
 
-// ClusterRow is one row of the clusters table: a cluster as one scan saw
-// it, the denominator of every report. It is the only row that is not a
-// scanner record as it is: it adds the scan's ID, time and organization
-// and the derived dataplane_v2, and leaves out self_link, in the column
-// order that Terraform's table definitions already have.
-type ClusterRow struct {
-	ScanID           string         `bigquery:"scan_id" json:"scan_id"`
-	ScannedAt        time.Time      `bigquery:"scanned_at" json:"scanned_at"`
-	OrganizationID   string         `bigquery:"organization_id" json:"organization_id"`
-	ProjectID        string         `bigquery:"project_id" json:"project_id"`
-	Location         string         `bigquery:"location" json:"location"`
-	Cluster          string         `bigquery:"cluster" json:"cluster"`
-	ClusterID        string         `bigquery:"cluster_id" json:"cluster_id"`
-	ClusterStatus    string         `bigquery:"cluster_status" json:"cluster_status"`
-	MasterVersion    string         `bigquery:"master_version" json:"master_version"`
-	NodeVersion      string         `bigquery:"node_version" json:"node_version"`
-	InitialVersion   string         `bigquery:"initial_version" json:"initial_version"`
-	ReleaseChannel   string         `bigquery:"release_channel" json:"release_channel"`
-	DatapathProvider string         `bigquery:"datapath_provider" json:"datapath_provider"`
-	DataplaneV2      bool           `bigquery:"dataplane_v2" json:"dataplane_v2"`
-	Autopilot        bool           `bigquery:"autopilot" json:"autopilot"`
-	VPCNative        bool           `bigquery:"vpc_native" json:"vpc_native"`
-	NodePools        []scanner.Pool `bigquery:"node_pools" json:"node_pools"`
-	SkippedChecks    []string       `bigquery:"skipped_checks" json:"skipped_checks"`
-}
-
-// Rows is a scan as rows of every table. Findings and scan errors are the
-// scanner's own records.
+// Rows is a scan as rows of every table. Clusters, findings and scan
+// errors are the scanner's own records.
 type Rows struct {
 	Scans      []ScanRow
-	Clusters   []ClusterRow
+	Clusters   []scanner.ClusterRecord
 	Findings   []scanner.Finding
 	ScanErrors []scanner.ScanError
 }
@@ -103,26 +77,8 @@ func FromResult(res *scanner.Result) Rows {
 		Observed: int64(s.ByStatus[scanner.Observed]), Unknown: int64(s.ByStatus[scanner.Unknown]),
 		SkippedChecks: int64(s.SkippedChecks), Errors: int64(s.Errors),
 		LogEvents: int64(s.LogEvents), LogEventsUnmatched: int64(s.UnmatchedEvents),
-	}}, Findings: res.Findings, ScanErrors: res.Errors}
-	for _, c := range res.Clusters {
-		rows.Clusters = append(rows.Clusters, ClusterRow{
-			ScanID: res.ScanID, ScannedAt: res.StartedAt, OrganizationID: res.OrganizationID,
-			ProjectID: c.ProjectID, Location: c.Location, Cluster: c.Name, ClusterID: c.ID,
-			ClusterStatus: c.Status, MasterVersion: c.MasterVersion, NodeVersion: c.NodeVersion,
-			InitialVersion: c.InitialVersion, ReleaseChannel: c.ReleaseChannel,
-			DatapathProvider: c.Datapath, DataplaneV2: c.DataplaneV2(), Autopilot: c.Autopilot, VPCNative: c.VPCNative,
-			NodePools: nonNil(c.NodePools), SkippedChecks: nonNil(c.SkippedChecks),
-		})
-	}
+	}}, Clusters: res.Clusters, Findings: res.Findings, ScanErrors: res.Errors}
 	return rows
-}
-
-// nonNil: REPEATED columns load as [], not null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }
 
 // WriteNDJSON writes one TABLE.ndjson file per table into dir, creating it;

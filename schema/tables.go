@@ -29,6 +29,10 @@ type Table struct {
 	required    []string // top-level columns that are REQUIRED; all others NULLABLE or REPEATED
 	Partition   string   // the TIMESTAMP column of the daily partitions
 	Clustering  []string
+	// order is the deployed tables' column order, when the row type's
+	// differs: BigQuery only appends columns, so a column not listed
+	// (added later) goes at the end.
+	order []string
 	// descriptions of columns, by dotted path ("evidence.source").
 	descriptions map[string]string
 }
@@ -53,8 +57,11 @@ func Tables() []Table {
 			},
 		},
 		{
-			Name: TableClusters, Description: "Every cluster a scan saw: the denominator of every report.", row: ClusterRow{},
-			required:  []string{"scan_id", "scanned_at", "project_id", "location", "cluster"},
+			Name: TableClusters, Description: "Every cluster a scan saw: the denominator of every report.", row: scanner.ClusterRecord{},
+			required: []string{"scan_id", "scanned_at", "project_id", "location", "cluster"},
+			order: []string{"scan_id", "scanned_at", "organization_id", "project_id", "location", "cluster", "cluster_id",
+				"cluster_status", "master_version", "node_version", "initial_version", "release_channel",
+				"datapath_provider", "dataplane_v2", "autopilot", "vpc_native", "node_pools", "skipped_checks"},
 			Partition: "scanned_at", Clustering: []string{"project_id", "cluster"},
 			descriptions: map[string]string{
 				"master_version":    "currentMasterVersion: the control plane's GKE version.",
@@ -62,6 +69,7 @@ func Tables() []Table {
 				"datapath_provider": "networkConfig.datapathProvider; empty when absent (legacy dataplane).",
 				"dataplane_v2":      "True when datapath_provider is ADVANCED_DATAPATH.",
 				"skipped_checks":    "Issue IDs that need in-cluster (Kubernetes API) access and were not checked.",
+				"self_link":         "The cluster's Container API URL.",
 			},
 		},
 		{
@@ -120,6 +128,15 @@ func (t Table) Schema() bigquery.Schema {
 	s, err := inferSchema(reflect.TypeOf(t.row))
 	if err != nil {
 		panic(fmt.Sprintf("schema %s: %v", t.Name, err)) // a programming error, caught by the tests
+	}
+	if t.order != nil {
+		rank := func(f *bigquery.FieldSchema) int {
+			if i := slices.Index(t.order, f.Name); i >= 0 {
+				return i
+			}
+			return len(t.order)
+		}
+		slices.SortStableFunc(s, func(a, b *bigquery.FieldSchema) int { return rank(a) - rank(b) })
 	}
 	t.annotate(s, "")
 	return s

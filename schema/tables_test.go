@@ -69,6 +69,11 @@ func TestTableShape(t *testing.T) {
 				t.Errorf("%s: description for unknown column %q", tb.Name, path)
 			}
 		}
+		for _, c := range tb.order {
+			if cols[c] == nil {
+				t.Errorf("%s: ordered column %q does not exist", tb.Name, c)
+			}
+		}
 		if _, ok := cols["scan_id"]; !ok {
 			t.Errorf("%s: no scan_id column", tb.Name)
 		}

@@ -47,7 +47,17 @@ func newScan(scanID, scope string, started time.Time) *scanBuild {
 	}}
 }
 
+// cluster adds c as Scan records it: stamped with the scan, DataplaneV2
+// derived, no nil lists.
 func (b *scanBuild) cluster(c scanner.ClusterRecord) *scanBuild {
+	c.ScanID, c.ScannedAt, c.OrganizationID = b.res.ScanID, b.res.StartedAt, orgOf(b.res.Scope)
+	c.DataplaneV2 = c.Cluster.DataplaneV2()
+	if c.NodePools == nil {
+		c.NodePools = []scanner.Pool{}
+	}
+	if c.SkippedChecks == nil {
+		c.SkippedChecks = []string{}
+	}
 	b.res.Clusters = append(b.res.Clusters, c)
 	return b
 }
@@ -106,7 +116,7 @@ func (b *scanBuild) rows(shard, shards int) Rows {
 	projects, failed := map[string]bool{}, map[string]bool{}
 	for _, c := range r.Clusters {
 		projects[c.ProjectID] = true
-		if c.DataplaneV2() {
+		if c.DataplaneV2 {
 			s.DataplaneV2++
 		}
 		s.SkippedChecks += len(c.SkippedChecks)
@@ -178,7 +188,7 @@ type (
 	}
 	latestClusterRow struct {
 		Scope string `json:"scope"`
-		ClusterRow
+		scanner.ClusterRecord
 	}
 	fleetSummaryRow struct {
 		Scope               string   `json:"scope"`
@@ -254,7 +264,7 @@ func findingsOf(scope string, rs ...Rows) []latestFindingRow {
 func clustersOf(scope string, rs ...Rows) []latestClusterRow {
 	var out []latestClusterRow
 	for _, r := range rs {
-		out = append(out, withScope(scope, r.Clusters, func(s string, c ClusterRow) latestClusterRow { return latestClusterRow{s, c} })...)
+		out = append(out, withScope(scope, r.Clusters, func(s string, c scanner.ClusterRecord) latestClusterRow { return latestClusterRow{s, c} })...)
 	}
 	return out
 }
@@ -372,7 +382,7 @@ func TestViewsOnDuckDB(t *testing.T) {
 	latestKey := func(r latestScanRow) string { return r.Scope }
 	findingKey := func(r latestFindingRow) string { return r.Scope + "/" + r.ScanID + "/" + r.FindingKey }
 	clusterKey := func(r latestClusterRow) string {
-		return r.Scope + "/" + r.ScanID + "/" + r.ProjectID + "/" + r.Location + "/" + r.Cluster
+		return r.Scope + "/" + r.ScanID + "/" + r.ProjectID + "/" + r.Location + "/" + r.Name
 	}
 	summaryKey := func(r fleetSummaryRow) string {
 		return r.Scope + "/" + orEmpty(r.IssueID) + "/" + orEmpty(r.Severity) + "/" + orEmpty(r.Status)

@@ -207,8 +207,8 @@ func (w *Writer) Write(ctx context.Context, rows Rows) (Stats, error) {
 		items []keyed
 	}{
 		{TableFindings, keyedRows(rows.Findings, func(r scanner.Finding) string { return r.ScanID + "/" + r.FindingKey })},
-		{TableClusters, keyedRows(rows.Clusters, func(r ClusterRow) string {
-			return r.ScanID + "/" + r.ProjectID + "/" + r.Location + "/" + r.Cluster
+		{TableClusters, keyedRows(rows.Clusters, func(r scanner.ClusterRecord) string {
+			return r.ScanID + "/" + r.ProjectID + "/" + r.Location + "/" + r.Name
 		})},
 		{TableScanErrors, keyedRows(rows.ScanErrors, func(r scanner.ScanError) string {
 			return r.ScanID + "/" + r.Resource + "/" + r.API + "/" + r.Code + "/" + r.Message

@@ -109,7 +109,7 @@ func TestKubeAssetInventoryGaps(t *testing.T) {
 	var victim *scanner.ClusterRecord
 	res := scanKubeDumps(t, f)
 	for i, c := range res.Clusters {
-		if c.DataplaneV2() {
+		if c.DataplaneV2 {
 			victim = &res.Clusters[i]
 			break
 		}

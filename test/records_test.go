@@ -63,8 +63,8 @@ func table(t *testing.T, name string) schema.Table {
 
 // A finding is one record: its NDJSON line (--format ndjson and --out-dir),
 // an alert's data (less "transition") and the findings table's columns are
-// the same set of keys, nested evidence included; a scan error's JSON and
-// the scan_errors columns too.
+// the same set of keys, nested evidence included; a cluster record's and a
+// scan error's JSON and their tables' columns too.
 func TestOneRecordPerConcept(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	f := scanner.Finding{ScanID: "s", ScannedAt: at, FindingKey: "k", Status: scanner.Observed,
@@ -85,6 +85,19 @@ func TestOneRecordPerConcept(t *testing.T) {
 	rows := schema.FromResult(&scanner.Result{Findings: []scanner.Finding{f}})
 	if len(rows.Findings) != 1 || !cmp.Equal(rows.Findings[0], f) {
 		t.Errorf("the findings row is not the finding itself: %+v", rows.Findings)
+	}
+
+	rec := scanner.ClusterRecord{ScanID: "s", ScannedAt: at, Cluster: scanner.Cluster{NodePools: []scanner.Pool{{Name: "p"}}}, SkippedChecks: []string{}}
+	cl, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(columnsOf(table(t, schema.TableClusters).Schema(), ""), keysOf(t, cl)); diff != "" {
+		t.Errorf("clusters columns vs cluster record JSON keys (-columns +json):\n%s", diff)
+	}
+	rows = schema.FromResult(&scanner.Result{Clusters: []scanner.ClusterRecord{rec}})
+	if len(rows.Clusters) != 1 || !cmp.Equal(rows.Clusters[0], rec) {
+		t.Errorf("the clusters row is not the cluster record itself: %+v", rows.Clusters)
 	}
 
 	se, err := json.Marshal(scanner.ScanError{ScanID: "s", ScannedAt: at, Code: "PERMISSION_DENIED"})

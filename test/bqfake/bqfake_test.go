@@ -112,15 +112,18 @@ func findingRow() scanner.Finding {
 	}
 }
 
-func clusterRow() schema.ClusterRow {
-	return schema.ClusterRow{
+func clusterRow() scanner.ClusterRecord {
+	return scanner.ClusterRecord{
 		ScanID: "scan-7f3a", ScannedAt: scanned, OrganizationID: "123456789012",
-		ProjectID: "shop-prod", Location: "europe-west1", Cluster: "web", ClusterID: "a1b2c3",
-		ClusterStatus: "RUNNING", MasterVersion: "1.29.5-gke.1091002", NodeVersion: "1.29.4-gke.1043002",
-		InitialVersion: "1.27.3-gke.100", ReleaseChannel: "REGULAR", DatapathProvider: "ADVANCED_DATAPATH",
-		DataplaneV2: true, Autopilot: false, VPCNative: true,
-		NodePools:     []scanner.Pool{{Name: "pool-1", Version: "1.29.4-gke.1043002", ImageType: "COS_CONTAINERD"}},
-		SkippedChecks: []string{},
+		Cluster: scanner.Cluster{
+			ProjectID: "shop-prod", Location: "europe-west1", Name: "web", ID: "a1b2c3",
+			SelfLink: "https://container.googleapis.com/v1/projects/shop-prod/locations/europe-west1/clusters/web",
+			Status:   "RUNNING", MasterVersion: "1.29.5-gke.1091002", NodeVersion: "1.29.4-gke.1043002",
+			InitialVersion: "1.27.3-gke.100", ReleaseChannel: "REGULAR", Datapath: "ADVANCED_DATAPATH",
+			Autopilot: false, VPCNative: true,
+			NodePools: []scanner.Pool{{Name: "pool-1", Version: "1.29.4-gke.1043002", ImageType: "COS_CONTAINERD"}},
+		},
+		DataplaneV2: true, SkippedChecks: []string{},
 	}
 }
 

@@ -49,6 +49,11 @@ view: clusters {
     sql: ${TABLE}.cluster_id ;;
   }
 
+  dimension: self_link {
+    description: "The cluster's Container API URL."
+    sql: ${TABLE}.self_link ;;
+  }
+
   dimension: cluster_status {
     sql: ${TABLE}.cluster_status ;;
   }
