@@ -16,6 +16,7 @@ import (
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/schema"
 )
 
@@ -60,13 +61,11 @@ type Config struct {
 	Policy    gcpclient.Policy
 	Endpoints gcpclient.Endpoints
 	// Kubernetes is where the in-cluster checks read objects from: ""
-	// (not at all: they are skipped checks) or KubernetesAssetInventory.
+	// (not at all: they are skipped checks), kube.SourceAssetInventory
+	// (no cluster access) or kube.SourceAPI (each cluster's API; each
+	// shard of a fanned-out scan reads its own clusters).
 	Kubernetes string
 }
-
-// KubernetesAssetInventory is FLEETSCAN_KUBERNETES=asset-inventory: the
-// clusters' objects from Cloud Asset Inventory, no cluster access.
-const KubernetesAssetInventory = "asset-inventory"
 
 var (
 	topicName  = regexp.MustCompile(`^projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/topics/([A-Za-z][A-Za-z0-9._~+%-]{2,254})$`)
@@ -160,11 +159,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.Policy.Timeout = d
 	}
-	switch v := getenv(EnvKubernetes); v {
-	case "", KubernetesAssetInventory:
+	if v := getenv(EnvKubernetes); kube.ValidSource(v) != nil {
+		bad(EnvKubernetes, "%v (or empty: in-cluster checks off)", kube.ValidSource(v))
+	} else {
 		c.Kubernetes = v
-	default:
-		bad(EnvKubernetes, "%q is not %s (or empty: in-cluster checks off)", v, KubernetesAssetInventory)
 	}
 	ep, err := gcpclient.ParseEndpoints(getenv(EnvEndpoints))
 	if err != nil {

@@ -195,9 +195,9 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	if err != nil {
 		return f.failed(log, "scan", err)
 	}
-	var inCluster scanner.InCluster
-	if cfg.Kubernetes == KubernetesAssetInventory {
-		inCluster = &kube.AssetInventory{Client: c.discovery.Asset, Scope: j.scope, Catalog: c.catalog, Policy: cfg.Policy}
+	inCluster, err := kube.Live(kube.LiveOptions{Source: cfg.Kubernetes, Scope: j.scope, Asset: c.discovery.Asset, Catalog: c.catalog, Policy: cfg.Policy})
+	if err != nil {
+		return f.failed(log, "scan", err)
 	}
 	res, err := scanner.Scan(sctx, scanner.Options{
 		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter), InCluster: inCluster,
@@ -233,7 +233,7 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 		"unknown", s.ByStatus[scanner.Unknown], "errors", s.Errors, "projects_failed", s.ProjectsFailed,
 		"alerts_new", counts[TransitionNew], "alerts_changed", counts[TransitionChanged], "alerts_resolved", counts[TransitionResolved],
 		"api_calls", diffCounts(before, c.calls.Snapshot()), "duration_s", f.now().Sub(j.started).Seconds(),
-		"kubernetes_asset_calls", kubeCalls(inCluster))
+		"kubernetes_calls", scanner.CallsLine(res.KubernetesCalls))
 	for _, e := range res.Errors {
 		log.Warn("part of the scope not read", "project_id", e.ProjectID, "resource", e.Resource, "api", e.API, "code", e.Code, "error", e.Message)
 	}
@@ -242,13 +242,6 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 
 // kubeCalls is the ListAssets calls by asset type of the in-cluster
 // checks, "" when they are off.
-func kubeCalls(ic scanner.InCluster) string {
-	if ai, ok := ic.(*kube.AssetInventory); ok {
-		return ai.CallsByType()
-	}
-	return ""
-}
-
 func diffCounts(before, after map[string]int) map[string]int {
 	out := map[string]int{}
 	for k, v := range after {

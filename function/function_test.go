@@ -33,7 +33,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	_, err = LoadConfig(env(map[string]string{
 		EnvScope: "org/1", EnvBigQuery: "fleetscan", EnvRequestTopic: "fleetscan-requests", EnvStateBucket: "Bad_Bucket",
-		EnvDiscovery: "cai", EnvLookback: "week", EnvShardSize: "-1", EnvMaxEventAge: "0s", EnvAPITimeout: "10ms", EnvKubernetes: "api", EnvEndpoints: "asset",
+		EnvDiscovery: "cai", EnvLookback: "week", EnvShardSize: "-1", EnvMaxEventAge: "0s", EnvAPITimeout: "10ms", EnvKubernetes: "kubectl", EnvEndpoints: "asset",
 	}))
 	want := `FLEETSCAN_SCOPE: invalid scope "org/1": want organizations/N, folders/N or projects/ID
 FLEETSCAN_BIGQUERY: "fleetscan" is not PROJECT.DATASET
@@ -45,7 +45,7 @@ FLEETSCAN_LOOKBACK: invalid lookback "week": want a positive duration such as 16
 FLEETSCAN_SHARD_SIZE: "-1" is not a number of projects from 0 (never fan out) to 10000
 FLEETSCAN_MAX_EVENT_AGE: "0s" is not a positive duration such as 12h
 FLEETSCAN_API_TIMEOUT: "10ms" is not a duration from 1s to 5m such as 60s
-FLEETSCAN_KUBERNETES: "api" is not asset-inventory (or empty: in-cluster checks off)
+FLEETSCAN_KUBERNETES: "kubectl" is not asset-inventory or api (or empty: in-cluster checks off)
 FLEETSCAN_API_ENDPOINTS: endpoint "asset" is not SERVICE=HOST:PORT`
 	if err == nil || err.Error() != want {
 		t.Errorf("LoadConfig errors =\n%v\nwant\n%s", err, want)

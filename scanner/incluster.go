@@ -3,13 +3,19 @@ package scanner
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
 // InCluster decides the kubernetes_api issues of a cluster from its
-// Kubernetes objects (scanner/kube: kubectl dumps or Cloud Asset
-// Inventory).
+// Kubernetes objects (scanner/kube: kubectl dumps, Cloud Asset Inventory
+// or each cluster's API). A source may also have Load(ctx) error (run
+// once before the checks; its error fails the scan), Parallel() int (how
+// many clusters Check may take at once; else one at a time), CallCounts
+// (its calls, for the scan record) and Unmatched (objects of clusters not in the inventory).
 type InCluster interface {
 	// Check decides issues for cluster c. covered is false when there is no
 	// in-cluster data for c at all (the checks stay skipped, as without
@@ -24,6 +30,23 @@ type CheckResult struct {
 	Status   Status // Affected or Unknown
 	Reason   string // a full sentence
 	Evidence Evidence
+}
+
+// CallCount is how many calls an in-cluster source made of one type: the
+// scan record's kubernetes_calls.
+type CallCount struct {
+	API   string `json:"api" bigquery:"api"`   // cloudasset or kubernetes
+	Type  string `json:"type" bigquery:"type"` // the asset type or resource listed
+	Calls int64  `json:"calls" bigquery:"calls"`
+}
+
+// CallsLine is "TYPE=N" for each count, for logs.
+func CallsLine(cs []CallCount) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Type + "=" + strconv.FormatInt(c.Calls, 10)
+	}
+	return strings.Join(parts, " ")
 }
 
 // inClusterError is an error of a cluster whose objects could not be
@@ -48,22 +71,48 @@ func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic 
 			return err
 		}
 	}
+	type check struct {
+		rec     *ClusterRecord
+		issues  []*catalog.Issue
+		results []CheckResult
+		covered bool
+		err     error
+	}
+	var checks []*check
 	for i := range res.Clusters {
 		rec := &res.Clusters[i]
 		if len(rec.SkippedChecks) == 0 {
 			continue
 		}
-		var issues []*catalog.Issue
+		ch := &check{rec: rec}
 		for _, id := range rec.SkippedChecks {
 			if is := cat.Issue(id); is != nil {
-				issues = append(issues, is)
+				ch.issues = append(ch.issues, is)
 			}
 		}
-		results, covered, err := ic.Check(ctx, &rec.Cluster, issues)
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if !covered && err == nil {
+		checks = append(checks, ch)
+	}
+	// A source that reads each cluster's own API checks several at once.
+	par := 1
+	if p, ok := ic.(interface{ Parallel() int }); ok {
+		par = max(p.Parallel(), 1)
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, ch := range checks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ch.results, ch.covered, ch.err = ic.Check(ctx, &ch.rec.Cluster, ch.issues)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, ch := range checks {
+		rec, issues, err := ch.rec, ch.issues, ch.err
+		if !ch.covered && err == nil {
 			continue
 		}
 		rec.SkippedChecks = []string{}
@@ -82,7 +131,7 @@ func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic 
 			}
 			continue
 		}
-		for _, r := range results {
+		for _, r := range ch.results {
 			is := cat.Issue(r.IssueID)
 			if is == nil || !slices.Contains(issues, is) || (r.Status != Affected && r.Status != Unknown) {
 				continue
@@ -92,6 +141,9 @@ func (res *Result) checkInCluster(ctx context.Context, cat *catalog.Catalog, ic 
 			f.Evidence = []Evidence{r.Evidence} // Scan makes nil nodes []
 			res.Findings = append(res.Findings, f)
 		}
+	}
+	if c, ok := ic.(interface{ CallCounts() []CallCount }); ok {
+		res.KubernetesCalls = c.CallCounts()
 	}
 	if u, ok := ic.(interface {
 		Unmatched(inventory []ClusterRecord) []ScanError

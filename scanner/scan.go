@@ -112,6 +112,8 @@ type Result struct {
 	Clusters       []ClusterRecord `json:"clusters"`
 	Findings       []Finding       `json:"findings"`
 	Errors         []ScanError     `json:"errors"`
+	// KubernetesCalls are the in-cluster source's calls by type.
+	KubernetesCalls []CallCount `json:"kubernetes_calls"`
 	// Coverage is what discovery read completely; see Complete.
 	Coverage Coverage `json:"-"`
 }
@@ -232,6 +234,9 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	}
 	for i := range res.Errors {
 		res.Errors[i].ScanID, res.Errors[i].ScannedAt = opt.ScanID, now
+	}
+	if res.KubernetesCalls == nil {
+		res.KubernetesCalls = []CallCount{}
 	}
 	sortFindings(res.Findings)
 	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })

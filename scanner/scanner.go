@@ -25,6 +25,20 @@ type Cluster struct {
 	Autopilot      bool   `json:"autopilot" bigquery:"autopilot"`                 // autopilot.enabled
 	VPCNative      bool   `json:"vpc_native" bigquery:"vpc_native"`               // ipAllocationPolicy.useIpAliases
 	NodePools      []Pool `json:"node_pools" bigquery:"node_pools"`               // absent on Autopilot clusters without nodes
+	// Access is how to reach the cluster's Kubernetes API, for the
+	// in-cluster checks through it. Not a column or JSON field.
+	Access Access `json:"-" bigquery:"-"`
+}
+
+// Access is where a cluster's Kubernetes API answers and how to trust it.
+type Access struct {
+	// DNSEndpoint is controlPlaneEndpointsConfig.dnsEndpointConfig.endpoint
+	// when the cluster allows external traffic to it (allowExternalTraffic):
+	// a name with a publicly trusted certificate.
+	DNSEndpoint string
+	// Endpoint is the control plane's IP address (endpoint), whose
+	// certificate CACert signs: masterAuth.clusterCaCertificate, base64 PEM.
+	Endpoint, CACert string
 }
 
 // Pool is one node pool.

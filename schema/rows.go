@@ -41,6 +41,8 @@ type ScanRow struct {
 	Errors              int64     `bigquery:"errors" json:"errors"`
 	LogEvents           int64     `bigquery:"log_events" json:"log_events"`
 	LogEventsUnmatched  int64     `bigquery:"log_events_unmatched" json:"log_events_unmatched"`
+	// KubernetesCalls are the in-cluster checks' calls by type.
+	KubernetesCalls []scanner.CallCount `bigquery:"kubernetes_calls" json:"kubernetes_calls"`
 }
 
 // Scan statuses.
@@ -77,6 +79,7 @@ func FromResult(res *scanner.Result) Rows {
 		Observed: int64(s.ByStatus[scanner.Observed]), Unknown: int64(s.ByStatus[scanner.Unknown]),
 		SkippedChecks: int64(s.SkippedChecks), Errors: int64(s.Errors),
 		LogEvents: int64(s.LogEvents), LogEventsUnmatched: int64(s.UnmatchedEvents),
+		KubernetesCalls: res.KubernetesCalls,
 	}}, Clusters: res.Clusters, Findings: res.Findings, ScanErrors: res.Errors}
 	return rows
 }

@@ -96,7 +96,10 @@ func TestKubeAssetInventoryMatchesDumps(t *testing.T) {
 			if len(got.Errors) != 0 {
 				t.Errorf("errors = %v", got.Errors)
 			}
-			t.Logf("ListAssets calls for objects: %s", ai.CallsByType())
+			if diff := cmp.Diff(ai.CallCounts(), got.KubernetesCalls); diff != "" || len(got.KubernetesCalls) != 9 {
+				t.Errorf("the scan record's kubernetes_calls are not the 9 types' ListAssets calls (-source +record):\n%s", diff)
+			}
+			t.Logf("ListAssets calls for objects: %s", scanner.CallsLine(got.KubernetesCalls))
 		})
 	}
 }
@@ -183,7 +186,7 @@ func TestFunctionInClusterChecks(t *testing.T) {
 		t.Errorf("all findings (-dumps +function):\n%s", diff)
 	}
 	s.alertsOnce(t, expectedTransitions(nil, want.Findings))
-	if logs := logsOf(in); !strings.Contains(logs, `"kubernetes_asset_calls":"apps.k8s.io/DaemonSet=1 k8s.io/Service=1`) {
+	if logs := logsOf(in); !strings.Contains(logs, `"kubernetes_calls":"apps.k8s.io/DaemonSet=1 k8s.io/Service=1`) {
 		t.Errorf("the scan log does not report the Kubernetes ListAssets calls by type:\n%s", logs)
 	}
 }

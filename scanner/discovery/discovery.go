@@ -60,6 +60,13 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 		InitialVersion: pc.GetInitialClusterVersion(),
 		Autopilot:      pc.GetAutopilot().GetEnabled(),
 		VPCNative:      pc.GetIpAllocationPolicy().GetUseIpAliases(),
+		Access: scanner.Access{
+			Endpoint: pc.GetEndpoint(),
+			CACert:   pc.GetMasterAuth().GetClusterCaCertificate(),
+		},
+	}
+	if dns := pc.GetControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns.GetAllowExternalTraffic() {
+		c.Access.DNSEndpoint = dns.GetEndpoint()
 	}
 	if pc.GetStatus() != containerpb.Cluster_STATUS_UNSPECIFIED {
 		c.Status = pc.GetStatus().String()

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/test/testkit"
@@ -17,6 +20,9 @@ import (
 
 // gcpdiag is the directory of the real gcloud/API dumps.
 const gcpdiag = "../../testdata/gcpdiag/"
+
+// noAccess leaves Cluster.Access out of comparisons; TestAccess checks it.
+var noAccess = cmpopts.IgnoreFields(scanner.Cluster{}, "Access")
 
 // wrongShape is ParseClusters' message for JSON that is no cluster dump.
 const wrongShape = `: wrong shape: want a JSON array of clusters, {"clusters": [...]} or one cluster object with a "name"`
@@ -211,7 +217,7 @@ func TestParseClustersGcpdiag(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClusters(%s) error: %v", tc.file, err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, noAccess); diff != "" {
 				t.Errorf("ParseClusters(%s) mismatch (-want +got):\n%s", tc.file, diff)
 			}
 		})
@@ -237,7 +243,7 @@ func TestParseClustersForms(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClusters(%s) error: %v", tc.name, err)
 			}
-			if diff := cmp.Diff(gke3Clusters, got); diff != "" {
+			if diff := cmp.Diff(gke3Clusters, got, noAccess); diff != "" {
 				t.Errorf("ParseClusters(%s) mismatch (-want +got):\n%s", tc.name, diff)
 			}
 		})
@@ -370,7 +376,7 @@ func TestParseClustersFields(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClusters(%s) error: %v", tc.in, err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, noAccess); diff != "" {
 				t.Errorf("ParseClusters(%s) mismatch (-want +got):\n%s", tc.in, diff)
 			}
 		})
@@ -531,7 +537,7 @@ func TestFilesDiscover(t *testing.T) {
 			if errText(err) != tc.wantErr {
 				t.Errorf("Files{%v}.Discover() error = %q, want %q", tc.paths, errText(err), tc.wantErr)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, noAccess); diff != "" {
 				t.Errorf("Files{%v}.Discover() found clusters mismatch (-want +got):\n%s", tc.paths, diff)
 			}
 		})
@@ -569,5 +575,33 @@ func TestFilesDiscoverCancelled(t *testing.T) {
 				t.Errorf("Files{%v}.Discover(cancelled) found %d clusters, want 0", tc.paths, n)
 			}
 		})
+	}
+}
+
+// A cluster's Kubernetes API is reached at the DNS endpoint when external
+// traffic may use it, else at the endpoint IP with the cluster's CA.
+func TestAccess(t *testing.T) {
+	got, err := ParseClusters("gke3", readFile(t, gcpdiag+"gke3-container-clusters.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got[0].Access
+	if a.Endpoint != "35.239.14.64" || !strings.HasPrefix(a.CACert, "LS0tLS1CRUdJTi") || a.DNSEndpoint != "" {
+		t.Errorf("gke3 access = %+v, want endpoint 35.239.14.64, its CA and no DNS endpoint", a)
+	}
+	for _, tc := range []struct {
+		external bool
+		want     string
+	}{{true, "gke-0123456789abcdef-12345.us-central1.gke.goog"}, {false, ""}} {
+		in := fmt.Sprintf(`{"name":"c","selfLink":"https://container.googleapis.com/v1/projects/p/locations/l/clusters/c",`+
+			`"endpoint":"10.0.0.2","controlPlaneEndpointsConfig":{"dnsEndpointConfig":`+
+			`{"endpoint":"gke-0123456789abcdef-12345.us-central1.gke.goog","allowExternalTraffic":%t}}}`, tc.external)
+		got, err := ParseClusters("dns.json", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := got[0].Access; a.DNSEndpoint != tc.want || a.Endpoint != "10.0.0.2" {
+			t.Errorf("allowExternalTraffic %t: access = %+v, want DNS endpoint %q", tc.external, a, tc.want)
+		}
 	}
 }

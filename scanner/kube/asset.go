@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 
 	asset "cloud.google.com/go/asset/apiv1"
@@ -256,13 +255,13 @@ func (a *AssetInventory) Check(ctx context.Context, c *scanner.Cluster, issues [
 	return Decide(issues, o), true, nil
 }
 
-// CallsByType is "TYPE=N" per asset type listed, for the scan's log.
-func (a *AssetInventory) CallsByType() string {
-	var parts []string
+// CallCounts is the ListAssets calls by asset type, in listing order.
+func (a *AssetInventory) CallCounts() []scanner.CallCount {
+	var out []scanner.CallCount
 	for _, k := range assetKinds {
 		if n := a.Calls[k.assetType]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", k.assetType, n))
+			out = append(out, scanner.CallCount{API: "cloudasset", Type: k.assetType, Calls: int64(n)})
 		}
 	}
-	return strings.Join(parts, " ")
+	return out
 }

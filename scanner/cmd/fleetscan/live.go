@@ -35,7 +35,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	policy.Timeout = o.apiTimeout
 
 	var dc discovery.Clients
-	if o.discovery == discovery.ModeAssetInventory || o.kubernetes == kubeAssetInventory {
+	if o.discovery == discovery.ModeAssetInventory || o.kubernetes == kube.SourceAssetInventory {
 		c, err := asset.NewClient(ctx, ep.Options("asset")...)
 		if err != nil {
 			return fail("Cloud Asset", err)
@@ -70,9 +70,10 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 		return nil, err
 	}
 	opt.Source = src
-	if o.kubernetes == kubeAssetInventory {
-		opt.InCluster = &kube.AssetInventory{Client: dc.Asset, Scope: scope, Catalog: opt.Catalog, Policy: policy,
-			Progress: func(n int) { prog.update("kubernetes objects", n, 0, "objects") }}
+	if opt.InCluster, err = kube.Live(kube.LiveOptions{Source: o.kubernetes, Scope: scope, Asset: dc.Asset, Catalog: opt.Catalog,
+		Policy: policy, Progress: func(n int, unit string) { prog.update("kubernetes", n, 0, unit) }}); err != nil {
+		closeAll()
+		return nil, err
 	}
 
 	if len(o.logs) == 0 && !o.noLogs {

@@ -196,7 +196,7 @@ func TestLiveCLIKubernetes(t *testing.T) {
 	if diff := cmp.Diff(withOrg(t, offline, org), live); diff != "" {
 		t.Errorf("live ndjson (-dumps +asset inventory):\n%s", diff)
 	}
-	if !strings.Contains(stderr, "fleetscan: Kubernetes objects from Cloud Asset Inventory: ListAssets calls by type: apps.k8s.io/DaemonSet=1 k8s.io/Service=1 ") {
+	if !strings.Contains(stderr, "fleetscan: Kubernetes objects (--kubernetes asset-inventory): calls by type: apps.k8s.io/DaemonSet=1 k8s.io/Service=1 ") {
 		t.Errorf("stderr has no calls line:\n%s", stderr)
 	}
 }

@@ -237,7 +237,7 @@ func TestScanErrors(t *testing.T) {
 		{"bigquery bad project", []string{"scan", "--input", good, "--bigquery", "My_Proj.fleetscan"}, "fleetscan: --bigquery: \"My_Proj.fleetscan\": \"My_Proj\" is not a project ID\n"},
 		{"bigquery bad dataset", []string{"scan", "--input", good, "--bigquery", "my-project.fleet-scan"}, "fleetscan: --bigquery: \"my-project.fleet-scan\": \"fleet-scan\" is not a dataset ID (letters, digits and underscores)\n"},
 		{"bad concurrency", []string{"scan", "--project", "my-project", "--concurrency", "0"}, "fleetscan: --concurrency 0 is not between 1 and 256\n"},
-		{"bad kubernetes source", []string{"scan", "--project", "my-project", "--kubernetes", "api"}, "fleetscan: --kubernetes \"api\" is not asset-inventory\n"},
+		{"bad kubernetes source", []string{"scan", "--project", "my-project", "--kubernetes", "kubectl"}, "fleetscan: --kubernetes \"kubectl\" is not asset-inventory or api\n"},
 		{"kubernetes with files", []string{"scan", "--input", good, "--kubernetes", "asset-inventory"}, "fleetscan: --kubernetes reads a live scope's objects: use --kube-objects DIR with --input\n"},
 		{"kubernetes and kube objects", []string{"scan", "--project", "my-project", "--kubernetes", "asset-inventory", "--kube-objects", "kube"}, "fleetscan: --kubernetes and --kube-objects are two sources of the same objects: give one\n"},
 		{"kube objects missing", []string{"scan", "--input", good, "--kube-objects", "no-such-dir"}, "fleetscan: kube objects: open no-such-dir: no such file or directory\n"},

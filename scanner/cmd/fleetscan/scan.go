@@ -59,7 +59,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	fs.StringVar(&o.project, "project", "", "scan the live project `ID`")
 	fs.StringVar(&o.discovery, "discovery", discovery.ModeAssetInventory, "live discovery `MODE`: asset-inventory (a call per 1,000 clusters) or container-api (a call per project)")
 	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
-	fs.StringVar(&o.kubernetes, "kubernetes", "", "live scans: decide the in-cluster checks from `SOURCE` asset-inventory (Cloud Asset Inventory's Kubernetes objects, no cluster access)")
+	fs.StringVar(&o.kubernetes, "kubernetes", "", "live scans: decide the in-cluster checks from `SOURCE` asset-inventory (Cloud Asset Inventory's Kubernetes objects, no cluster access) or api (each cluster's Kubernetes API, roles/container.viewer)")
 	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
 	fs.DurationVar(&o.apiTimeout, "api-timeout", gcpclient.DefaultPolicy.Timeout, "live scans: deadline of one API call with its retries, from 1s to 5m; an API down longer fails the scan (exit 1)")
@@ -113,8 +113,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if o.format != "table" {
 		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
 	}
-	if ai, ok := opt.InCluster.(*kube.AssetInventory); ok && len(ai.Calls) > 0 {
-		fmt.Fprintf(stderr, "fleetscan: Kubernetes objects from Cloud Asset Inventory: ListAssets calls by type: %s\n", ai.CallsByType())
+	if len(res.KubernetesCalls) > 0 {
+		fmt.Fprintf(stderr, "fleetscan: Kubernetes objects (--kubernetes %s): calls by type: %s\n", o.kubernetes, scanner.CallsLine(res.KubernetesCalls))
 	}
 	if o.outDir != "" {
 		paths, err := schema.WriteNDJSON(o.outDir, schema.FromResult(res))
@@ -137,9 +137,6 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	return exitOK, nil
 }
 
-// kubeAssetInventory is --kubernetes asset-inventory.
-const kubeAssetInventory = "asset-inventory"
-
 // validate checks every flag value and reports every problem at once.
 func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	var errs []error
@@ -152,8 +149,8 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	switch {
 	case o.kubernetes == "":
-	case o.kubernetes != kubeAssetInventory:
-		errs = append(errs, fmt.Errorf("--kubernetes %q is not %s", o.kubernetes, kubeAssetInventory))
+	case kube.ValidSource(o.kubernetes) != nil:
+		errs = append(errs, fmt.Errorf("--kubernetes %w", kube.ValidSource(o.kubernetes)))
 	case len(o.inputs) > 0:
 		errs = append(errs, errors.New("--kubernetes reads a live scope's objects: use --kube-objects DIR with --input"))
 	case o.kubeObjects != "":
