@@ -15,12 +15,16 @@ resource "google_service_account" "invoker" {
 }
 
 resource "google_organization_iam_member" "scanner_read" {
-  for_each = toset([
-    "roles/cloudasset.viewer",       # asset-inventory discovery: ListAssets of clusters
+  for_each = toset(concat([
+    "roles/cloudasset.viewer",       # asset-inventory discovery and in-cluster objects: ListAssets
     "roles/container.clusterViewer", # container-api discovery: ListClusters
     "roles/browser",                 # container-api discovery and fan-out: list folders and projects
     "roles/logging.viewer",          # log evidence: ListLogEntries
-  ])
+    ],
+    # kubernetes = "api": list the in-cluster checks' objects through each
+    # cluster's Kubernetes API (read-only, no Secrets).
+    var.kubernetes == "api" ? ["roles/container.viewer"] : [],
+  ))
   org_id = var.organization_id
   role   = each.value
   member = "serviceAccount:${google_service_account.scanner.email}"

@@ -96,11 +96,11 @@ variable "shard_size" {
 
 variable "kubernetes" {
   type        = string
-  description = "Where the in-cluster checks read the clusters' Kubernetes objects: \"\" (off: they are listed as skipped checks) or asset-inventory (Cloud Asset Inventory, no cluster access; roles/cloudasset.viewer, already granted)."
+  description = "Where the in-cluster checks read the clusters' Kubernetes objects: \"\" (off: they are listed as skipped checks), asset-inventory (Cloud Asset Inventory, no cluster access; roles/cloudasset.viewer, already granted) or api (each cluster's Kubernetes API; grants roles/container.viewer on the organization)."
   default     = ""
   validation {
-    condition     = contains(["", "asset-inventory"], var.kubernetes)
-    error_message = "kubernetes must be \"\" or asset-inventory."
+    condition     = contains(["", "asset-inventory", "api"], var.kubernetes)
+    error_message = "kubernetes must be \"\", asset-inventory or api."
   }
 }
 

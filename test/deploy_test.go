@@ -16,9 +16,12 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/fleetscan/fleetscan"
-	"github.com/fleetscan/fleetscan/function"
+	fsfunction "github.com/fleetscan/fleetscan/function"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/schema"
 )
 
@@ -267,7 +270,7 @@ func TestTerraformFunctionMatchesCode(t *testing.T) {
 		got = append(got, k.AsString())
 	}
 	slices.Sort(got)
-	want := slices.Sorted(slices.Values(function.EnvVars))
+	want := slices.Sorted(slices.Values(fsfunction.EnvVars))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment variables (-code +terraform):\n%s", diff)
 	}
@@ -367,5 +370,68 @@ func TestPackagedArchiveBuilds(t *testing.T) {
 	}
 	if _, err := buildBuildpackMain(src); err != nil {
 		t.Fatalf("the unpacked archive does not build like the buildpack: %v", err)
+	}
+}
+
+// The kubernetes variable takes the sources the code knows, and api (the
+// only one that reads clusters' own APIs) grants roles/container.viewer.
+func TestTerraformKubernetesSource(t *testing.T) {
+	m := parseDeploy(t)
+	var validation *hclsyntax.Block
+	for _, body := range m.bodies {
+		for _, b := range body.Blocks {
+			if b.Type == "variable" && b.Labels[0] == "kubernetes" {
+				for _, c := range b.Body.Blocks {
+					if c.Type == "validation" {
+						validation = c
+					}
+				}
+			}
+		}
+	}
+	if validation == nil {
+		t.Fatal("variable kubernetes has no validation block")
+	}
+	eval := func(e hcl.Expression, source string) (cty.Value, error) {
+		v, diags := e.Value(&hcl.EvalContext{
+			Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{"kubernetes": cty.StringVal(source)})},
+			Functions: map[string]function.Function{"contains": stdlib.ContainsFunc, "concat": stdlib.ConcatFunc},
+		})
+		if diags.HasErrors() {
+			return cty.NilVal, diags
+		}
+		return v, nil
+	}
+	for _, source := range append([]string{""}, kube.Sources...) {
+		if v, err := eval(validation.Body.Attributes["condition"].Expr, source); err != nil || !v.True() {
+			t.Errorf("kubernetes = %q: validation rejects a source the code takes (%v)", source, err)
+		}
+	}
+	if v, err := eval(validation.Body.Attributes["condition"].Expr, "kubectl"); err != nil || v.True() {
+		t.Errorf(`kubernetes = "kubectl": validation accepts a source the code rejects (%v)`, err)
+	}
+	read := m.resources["google_organization_iam_member.scanner_read"]
+	if read == nil {
+		t.Fatal("no google_organization_iam_member.scanner_read")
+	}
+	call, ok := read.Body.Attributes["for_each"].Expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "toset" || len(call.Args) != 1 {
+		t.Fatal("scanner_read.for_each is not toset(…)")
+	}
+	for _, source := range append([]string{""}, kube.Sources...) {
+		v, err := eval(call.Args[0], source)
+		if err != nil {
+			t.Fatalf("kubernetes = %q: for_each: %v", source, err)
+		}
+		var roles []string
+		for _, r := range v.AsValueSlice() {
+			roles = append(roles, r.AsString())
+		}
+		if got, want := slices.Contains(roles, "roles/container.viewer"), source == kube.SourceAPI; got != want {
+			t.Errorf("kubernetes = %q: roles/container.viewer granted = %t, want %t (roles %v)", source, got, want, roles)
+		}
+		if !slices.Contains(roles, "roles/cloudasset.viewer") {
+			t.Errorf("kubernetes = %q: roles/cloudasset.viewer not granted: %v", source, roles)
+		}
 	}
 }
