@@ -46,17 +46,25 @@ type EvidenceSource interface {
 
 // EvidenceQuery says what evidence a scan needs.
 type EvidenceQuery struct {
-	Projects     []string // projects that have clusters, sorted
-	Symptoms     []*catalog.Symptom
+	Projects []string // projects that have clusters, sorted
+	Symptoms []*catalog.Symptom
+	// Agents are kubernetes_api issues whose check reads its agent's
+	// start-up lines (catalog.KubernetesCheck.Logged), asked for when a
+	// cluster has a finding of the issue or skipped its check.
+	Agents       []*catalog.Issue
 	Since, Until time.Time
 }
 
-// Observation is a symptom seen in one cluster's logs.
+// Observation is a symptom seen in one cluster's logs, or (IssueID set)
+// an agent's start-up lines that are evidence for a kubernetes_api issue.
 type Observation struct {
 	Cluster    ClusterKey
-	SymptomKey string // catalog.Symptom.Key
-	Events     int    // distinct events after de-duplication
-	Evidence   Evidence
+	SymptomKey string // catalog.Symptom.Key; "" when IssueID is set
+	// IssueID names the kubernetes_api issue (one of EvidenceQuery.Agents)
+	// whose agent the lines show started in the affecting configuration.
+	IssueID  string
+	Events   int // distinct events after de-duplication; for IssueID, the agent's pods
+	Evidence Evidence
 }
 
 // Options of one scan.
@@ -210,7 +218,8 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 			Since:    now.Add(-lookback),
 			Until:    now,
 		}
-		if len(q.Symptoms) > 0 {
+		q.Agents = res.agentsToConfirm(opt.Catalog)
+		if len(q.Symptoms) > 0 || len(q.Agents) > 0 {
 			obs, err := opt.Evidence.Observe(ctx, q, failed)
 			if err != nil {
 				return nil, err
@@ -266,10 +275,47 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	return res, nil
 }
 
+// agentsToConfirm lists the issues whose check reads its agent's start-up
+// lines and that some cluster has a finding of or skipped: only there can
+// the lines change a result.
+func (res *Result) agentsToConfirm(cat *catalog.Catalog) (issues []*catalog.Issue) {
+	logged := map[string]bool{}
+	for _, is := range cat.Issues {
+		if is.DecidedBy == catalog.KubernetesAPI && is.Kubernetes.Logged() {
+			logged[is.ID] = true
+		}
+	}
+	wanted := map[string]bool{}
+	for _, f := range res.Findings {
+		wanted[f.IssueID] = wanted[f.IssueID] || logged[f.IssueID]
+	}
+	for _, c := range res.Clusters {
+		for _, id := range c.SkippedChecks {
+			wanted[id] = wanted[id] || logged[id]
+		}
+	}
+	for _, is := range cat.Issues {
+		if wanted[is.ID] {
+			issues = append(issues, is)
+		}
+	}
+	return issues
+}
+
 // applyEvidence turns observations into findings: an issue that names the
 // symptom and has findings in the cluster becomes OBSERVED there; otherwise
 // an issue decided by cloud_logging on that symptom gets a finding, unless
 // the issue it defers to (unless_affected) has findings in the cluster.
+//
+// An observation of an agent's start-up lines (IssueID) is evidence for
+// its kubernetes_api issue: a finding of the issue in the cluster (from
+// its objects) gets it and keeps its status; a cluster that skipped the
+// check (no in-cluster data) gets an UNKNOWN finding, as its Services are
+// not known, and no longer lists the check as skipped; a cluster whose
+// objects decided it not affected is left so, as the objects are newer
+// than a start-up line. These observations are not symptom events: they
+// are not counted in LogEvents, and those of clusters outside the
+// inventory are dropped.
 func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, inventory map[ClusterKey]bool) {
 	byCluster := map[ClusterKey][]int{}
 	for i, f := range res.Findings {
@@ -277,10 +323,18 @@ func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, invent
 		byCluster[k] = append(byCluster[k], i)
 	}
 	clusters := map[ClusterKey]*Cluster{}
+	records := map[ClusterKey]*ClusterRecord{}
 	for i := range res.Clusters {
 		clusters[res.Clusters[i].Key()] = &res.Clusters[i].Cluster
+		records[res.Clusters[i].Key()] = &res.Clusters[i]
 	}
 	for _, o := range obs {
+		if o.IssueID != "" {
+			if is := cat.Issue(o.IssueID); is != nil && is.DecidedBy == catalog.KubernetesAPI && inventory[o.Cluster] {
+				res.applyAgentEvidence(cat, is, o, byCluster[o.Cluster], records[o.Cluster])
+			}
+			continue
+		}
 		res.Summary.LogEvents += o.Events
 		if !inventory[o.Cluster] {
 			res.Summary.UnmatchedEvents += o.Events
@@ -317,6 +371,31 @@ func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, invent
 			res.Findings = append(res.Findings, f)
 		}
 	}
+}
+
+// applyAgentEvidence applies one observation of is's agent to the
+// cluster of rec, whose findings are at indexes found.
+func (res *Result) applyAgentEvidence(cat *catalog.Catalog, is *catalog.Issue, o Observation, found []int, rec *ClusterRecord) {
+	confirmed := false
+	for _, i := range found {
+		f := &res.Findings[i]
+		if f.IssueID != is.ID {
+			continue
+		}
+		f.Evidence = append(f.Evidence, o.Evidence)
+		f.Reason = strings.TrimSuffix(f.Reason, ".") + "; Cloud Logging confirms " + o.Evidence.Summary + "."
+		confirmed = true
+	}
+	if confirmed || rec == nil || !slices.Contains(rec.SkippedChecks, is.ID) {
+		return // confirmed, or the objects decided the cluster is not affected
+	}
+	f := newFinding(cat, is, &rec.Cluster, "")
+	f.Status = Unknown
+	f.Reason = "Cloud Logging shows " + o.Evidence.Summary + between(o.Evidence) +
+		", but the cluster's Services could not be checked (no in-cluster data), so exposure to this issue cannot be decided."
+	f.Evidence = []Evidence{o.Evidence}
+	res.Findings = append(res.Findings, f)
+	rec.SkippedChecks = slices.DeleteFunc(slices.Clone(rec.SkippedChecks), func(id string) bool { return id == is.ID })
 }
 
 func between(e Evidence) string {

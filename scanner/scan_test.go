@@ -268,3 +268,157 @@ func TestScanInClusterUnreadable(t *testing.T) {
 		t.Errorf("a project whose cluster could not be read counts as complete")
 	}
 }
+
+// objectsOf is an in-cluster source with the objects of some clusters:
+// their results by cluster name; another cluster is not covered.
+type objectsOf map[string][]scanner.CheckResult
+
+func (o objectsOf) Check(_ context.Context, c *scanner.Cluster, _ []*catalog.Issue) ([]scanner.CheckResult, bool, error) {
+	rs, ok := o[c.Name]
+	return rs, ok, nil
+}
+
+// recorded is an evidence source that keeps the query it was asked.
+type recorded struct {
+	evidence.Entries
+	q *scanner.EvidenceQuery
+}
+
+func (r recorded) Observe(ctx context.Context, q scanner.EvidenceQuery, failed func(scanner.ScanError)) ([]scanner.Observation, error) {
+	*r.q = q
+	return r.Entries.Observe(ctx, q, failed)
+}
+
+// agentStart is an ip-masq-agent pod's start-up lines in cluster name.
+func agentStart(name, pod, node string, at time.Time, version, randomFully string) []evidence.Entry {
+	line := func(n int, text string) evidence.Entry {
+		ts := at.Add(time.Duration(n) * time.Millisecond)
+		return evidence.Entry{
+			InsertID: name + pod + ts.String(), Timestamp: ts, ResourceType: "k8s_container",
+			ProjectID: "p", Location: "us-central1", Cluster: name, Node: node,
+			TextPayload:   "I1127 10:00:00.000000       1 " + text,
+			ContainerName: "ip-masq-agent", Namespace: "kube-system", PodName: pod,
+		}
+	}
+	return []evidence.Entry{
+		line(0, "ip-masq-agent.go:140] ip-masq-agent version: "+version),
+		line(1, `flags.go:64] FLAG: --random-fully="`+randomFully+`"`),
+	}
+}
+
+// ip-masq-agent start-up lines in Cloud Logging are evidence for
+// DPV2-NODEPORT-RANDOMFULLY: they confirm a finding from the objects,
+// give a cluster without in-cluster data an UNKNOWN finding (its Services
+// are not known), and change nothing where the objects found the cluster
+// not affected, where random-fully is off, or outside the inventory.
+func TestScanAgentEvidence(t *testing.T) {
+	const id = "DPV2-NODEPORT-RANDOMFULLY"
+	dpv2 := func(name string) scanner.Cluster {
+		return scanner.Cluster{ProjectID: "p", Location: "us-central1", Name: name, Datapath: "ADVANCED_DATAPATH", MasterVersion: "1.31.5-gke.1000",
+			NodePools: []scanner.Pool{{Name: "a", Version: "1.31.5-gke.1000", ImageType: "COS_CONTAINERD"}}}
+	}
+	const objectsReason = "The cluster runs ip-masq-agent 2.12.0 with random-fully on (DaemonSet kube-system/ip-masq-agent) and has NodePort or LoadBalancer Services (default/web)."
+	objectsEvidence := scanner.Evidence{Source: "kubernetes_api", Summary: "1 DaemonSet runs ip-masq-agent with random-fully on; 1 NodePort or LoadBalancer Service can collide with masqueraded source ports: DaemonSet kube-system/ip-masq-agent, Service default/web", Count: 2}
+	ic := objectsOf{
+		"confirmed": {{IssueID: id, Status: scanner.Affected, Reason: objectsReason, Evidence: objectsEvidence}},
+		"clean":     {}, // the objects decided every check: not affected
+	}
+	at := asOf.Add(-50 * time.Hour)
+	var logs evidence.Entries
+	for _, name := range []string{"confirmed", "skipped", "clean", "gone"} {
+		logs = append(logs, agentStart(name, "ip-masq-agent-a", "n1", at, "v2.12.0", "true")...)
+		logs = append(logs, agentStart(name, "ip-masq-agent-b", "n2", at.Add(time.Minute), "v2.12.0", "true")...)
+	}
+	logs = append(logs, agentStart("off", "ip-masq-agent-a", "n1", at, "v2.12.0", "false")...)
+	logs = append(logs, ipamEvent("p", "us-central1", "gone", "u1", "n1", at, 1)) // a symptom event outside the inventory
+
+	var q scanner.EvidenceQuery
+	res, err := scanner.Scan(t.Context(), scanner.Options{
+		Catalog: mustCatalog(t), Source: fleet{dpv2("confirmed"), dpv2("skipped"), dpv2("clean"), dpv2("off")},
+		InCluster: ic, Evidence: recorded{logs, &q}, ScanID: "s", Now: asOf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Agents) != 1 || q.Agents[0].ID != id {
+		t.Errorf("EvidenceQuery.Agents = %v, want %s", q.Agents, id)
+	}
+
+	const filter = `resource.type="k8s_container" resource.labels.container_name="ip-masq-agent" (textPayload:"ip-masq-agent version:" OR textPayload:"FLAG: --random-fully=" OR textPayload:"FLAG: --to-ports=") timestamp>="2026-11-20T12:00:00Z" timestamp<="2026-11-27T12:00:00Z"`
+	first, last := at, at.Add(time.Minute)
+	logEvidence := scanner.Evidence{
+		Source: "cloud_logging", Summary: "ip-masq-agent v2.12.0 started with random-fully on, on 2 pod(s) across 2 node(s)", Count: 2,
+		FirstSeen: &first, LastSeen: &last, Nodes: []string{"n1", "n2"},
+		Sample: "I1127 10:00:00.000000       1 ip-masq-agent.go:140] ip-masq-agent version: v2.12.0", Query: filter,
+	}
+	type found struct {
+		Cluster, Status, Reason string
+		Evidence                []scanner.Evidence
+	}
+	var got []found
+	for _, f := range res.Findings {
+		if f.IssueID == id {
+			got = append(got, found{f.Cluster, string(f.Status), f.Reason, f.Evidence})
+		}
+	}
+	objectsEvidence.Nodes = []string{}
+	want := []found{
+		{"confirmed", "AFFECTED",
+			"The cluster runs ip-masq-agent 2.12.0 with random-fully on (DaemonSet kube-system/ip-masq-agent) and has NodePort or LoadBalancer Services (default/web); " +
+				"Cloud Logging confirms ip-masq-agent v2.12.0 started with random-fully on, on 2 pod(s) across 2 node(s).",
+			[]scanner.Evidence{objectsEvidence, logEvidence}},
+		{"skipped", "UNKNOWN",
+			"Cloud Logging shows ip-masq-agent v2.12.0 started with random-fully on, on 2 pod(s) across 2 node(s) between 2026-11-25T10:00:00Z and 2026-11-25T10:01:00Z, " +
+				"but the cluster's Services could not be checked (no in-cluster data), so exposure to this issue cannot be decided.",
+			[]scanner.Evidence{logEvidence}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s findings (-want +got):\n%s", id, diff)
+	}
+
+	skipped := map[string][]string{}
+	for _, c := range res.Clusters {
+		skipped[c.Name] = c.SkippedChecks
+	}
+	wantSkipped := map[string][]string{
+		"confirmed": {},
+		"skipped":   {"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL"}, // the check the logs answered is no longer skipped
+		"clean":     {},
+		"off":       {"DPV2-NETPOL-ENDPORT", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NODEPORT-RANDOMFULLY"},
+	}
+	if diff := cmp.Diff(wantSkipped, skipped); diff != "" {
+		t.Errorf("skipped checks (-want +got):\n%s", diff)
+	}
+	if s := res.Summary; s.SkippedChecks != 5 || s.LogEvents != 1 || s.UnmatchedEvents != 1 || s.ByStatus[scanner.Unknown] != 1 {
+		t.Errorf("summary = %+v, want 5 skipped checks, 1 log event (unmatched), 1 UNKNOWN", s)
+	}
+}
+
+// The agent's lines are asked for only where they can change a finding: a
+// cluster that has a finding of the issue or skipped its check.
+func TestScanAgentQueryOnlyWhenNeeded(t *testing.T) {
+	legacy := scanner.Cluster{ProjectID: "old", Location: "l", Name: "legacy", MasterVersion: "1.31.5-gke.1000"}
+	dpv2 := scanner.Cluster{ProjectID: "p", Location: "l", Name: "dpv2", Datapath: "ADVANCED_DATAPATH", MasterVersion: "1.31.5-gke.1000"}
+	for _, tc := range []struct {
+		name   string
+		fleet  fleet
+		agents []string
+	}{
+		{"legacy dataplane only", fleet{legacy}, nil},
+		{"a Dataplane V2 cluster skips the check", fleet{legacy, dpv2}, []string{"DPV2-NODEPORT-RANDOMFULLY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var q scanner.EvidenceQuery
+			if _, err := scanner.Scan(t.Context(), scanner.Options{Catalog: mustCatalog(t), Source: tc.fleet, Evidence: recorded{nil, &q}, Now: asOf}); err != nil {
+				t.Fatal(err)
+			}
+			var agents []string
+			for _, is := range q.Agents {
+				agents = append(agents, is.ID)
+			}
+			if len(q.Symptoms) != 1 || !cmp.Equal(agents, tc.agents) {
+				t.Errorf("query: %d symptoms, agents %v; want the IPAM symptom, %v", len(q.Symptoms), agents, tc.agents)
+			}
+		})
+	}
+}

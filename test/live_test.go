@@ -350,7 +350,9 @@ func TestHostileClusterName(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat := embedded(t)
-	wantFilter := evidence.Filter(cat.Issue("DPV2-IPAM-LEAK").Symptom, f.Now.Add(-scanner.DefaultLookback), f.Now)
+	since := f.Now.Add(-scanner.DefaultLookback)
+	wantFilter := "(" + evidence.Filter(cat.Issue("DPV2-IPAM-LEAK").Symptom, since, f.Now) + ") OR (" +
+		evidence.AgentFilter(cat.Issue("DPV2-NODEPORT-RANDOMFULLY").Kubernetes, since, f.Now) + ")"
 	for _, filter := range l.srv.Filters() {
 		if filter != wantFilter {
 			t.Errorf("Logging filter = %s\nwant %s", filter, wantFilter)

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -12,7 +13,9 @@ import (
 const (
 	// RuleIPMasqRandomFully: a DaemonSet runs ip-masq-agent (kubernetes.image,
 	// the image's last path segment) at a version with random-fully on, in a
-	// cluster with a NodePort or LoadBalancer Service.
+	// cluster with a NodePort or LoadBalancer Service. With log_container,
+	// log_version_text and log_flag_text, the agent's start-up lines in
+	// Cloud Logging are evidence too.
 	RuleIPMasqRandomFully = "ip_masq_random_fully"
 	// RuleEphemeralPortRange: a pod sets kubernetes.sysctl to a range that
 	// overlaps kubernetes.port_range.
@@ -39,6 +42,18 @@ type KubernetesCheck struct {
 	// Sysctl is the kernel parameter of the port range (ephemeral_port_range).
 	Sysctl string `yaml:"sysctl"`
 
+	// The agent's start-up lines in Cloud Logging (ip_masq_random_fully;
+	// all three or none): LogContainer is the container whose stderr holds
+	// them (resource.labels.container_name of a k8s_container entry);
+	// LogVersionText is the text before the version in the line that
+	// reports it ("ip-masq-agent version:", then "v2.12.0"); LogFlagText
+	// the text before a flag's name in the lines that list the flags
+	// ("FLAG: --", then `random-fully="true"`). Without them the check is
+	// decided from Kubernetes objects only.
+	LogContainer   string `yaml:"log_container"`
+	LogVersionText string `yaml:"log_version_text"`
+	LogFlagText    string `yaml:"log_flag_text"`
+
 	from, flagFrom, toPortsFrom Minor
 	lo, hi                      int
 }
@@ -47,6 +62,13 @@ type KubernetesCheck struct {
 func (k *KubernetesCheck) Versions() (from, flagFrom, toPortsFrom Minor) {
 	return k.from, k.flagFrom, k.toPortsFrom
 }
+
+// Logged reports whether the check's agent start-up lines are read from
+// Cloud Logging (LogContainer and the texts are set).
+func (k *KubernetesCheck) Logged() bool { return k != nil && k.LogContainer != "" }
+
+// containerName is a Kubernetes container name: a DNS-1123 label.
+var containerName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Ports returns PortRange's bounds, inclusive.
 func (k *KubernetesCheck) Ports() (lo, hi int) { return k.lo, k.hi }
@@ -112,6 +134,30 @@ func (k *KubernetesCheck) validate() []string {
 			bad("port_range: %v", err)
 		}
 	}
+	logs := func() {
+		if k.LogContainer == "" && k.LogVersionText == "" && k.LogFlagText == "" {
+			return // the check reads no logs
+		}
+		needFor := func(name, v string) {
+			if strings.TrimSpace(v) == "" {
+				bad("%s is missing: the log_ fields go together (log_container, log_version_text, log_flag_text)", name)
+			}
+		}
+		needFor("log_container", k.LogContainer)
+		needFor("log_version_text", k.LogVersionText)
+		needFor("log_flag_text", k.LogFlagText)
+		if k.LogContainer != "" && !containerName.MatchString(k.LogContainer) {
+			bad("log_container %q is not a container name (lower-case letters, digits and '-', such as ip-masq-agent)", k.LogContainer)
+		}
+		if strings.TrimSpace(k.LogFlagText) != "" && !strings.HasSuffix(k.LogFlagText, "-") {
+			bad("log_flag_text %q must end with the dash(es) before a flag's name, as in \"FLAG: --\"", k.LogFlagText)
+		}
+	}
+	noLogs := func() {
+		none("log_container", k.LogContainer)
+		none("log_version_text", k.LogVersionText)
+		none("log_flag_text", k.LogFlagText)
+	}
 	switch k.Rule {
 	case RuleIPMasqRandomFully:
 		need("image", k.Image)
@@ -123,6 +169,7 @@ func (k *KubernetesCheck) validate() []string {
 		if len(p) == 0 && (k.flagFrom.Compare(k.from) < 0 || k.toPortsFrom.Compare(k.flagFrom) < 0) {
 			p = append(p, fmt.Sprintf("kubernetes: from %s, flag_from %s and to_ports_from %s must not decrease", k.From, k.FlagFrom, k.ToPortsFrom))
 		}
+		logs()
 	case RuleEphemeralPortRange:
 		need("sysctl", k.Sysctl)
 		ports()
@@ -130,6 +177,7 @@ func (k *KubernetesCheck) validate() []string {
 		none("from", k.From)
 		none("flag_from", k.FlagFrom)
 		none("to_ports_from", k.ToPortsFrom)
+		noLogs()
 	case RuleNetworkPolicyEndPort:
 		none("image", k.Image)
 		none("from", k.From)
@@ -137,6 +185,7 @@ func (k *KubernetesCheck) validate() []string {
 		none("to_ports_from", k.ToPortsFrom)
 		none("port_range", k.PortRange)
 		none("sysctl", k.Sysctl)
+		noLogs()
 	case "":
 		bad("rule is missing (want one of %s)", strings.Join(rules, ", "))
 	default:

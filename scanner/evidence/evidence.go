@@ -1,7 +1,8 @@
 // Package evidence turns Cloud Logging entries into symptom observations per
-// cluster. Entries come from log files (gcloud logging read --format=json,
-// or a ListLogEntries response; file.go) or from the Logging API
-// (logging.go); both go through the same Aggregator.
+// cluster, and an agent's start-up lines into evidence for a kubernetes_api
+// issue (agent.go). Entries come from log files (gcloud logging read
+// --format=json, or a ListLogEntries response; file.go) or from the
+// Logging API (logging.go); both go through the same Aggregator.
 package evidence
 
 import (
@@ -17,8 +18,10 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
-// Entry is the part of a LogEntry that symptoms are read from: a Kubernetes
-// event (log_id "events", resource type k8s_pod).
+// Entry is the part of a LogEntry that evidence is read from: a Kubernetes
+// event (log_id "events", resource type k8s_pod) for symptoms, or a line
+// of a container (resource type k8s_container) for an agent's start-up
+// lines (agent.go).
 type Entry struct {
 	InsertID     string
 	Timestamp    time.Time
@@ -36,6 +39,35 @@ type Entry struct {
 	// events.k8s.io/v1 reportingComponent).
 	Component          string // jsonPayload.source.component
 	ReportingComponent string // jsonPayload.reportingComponent
+
+	TextPayload string // textPayload: a container's line
+	// Of a k8s_container entry only (left empty for other types): its
+	// resource labels container_name, namespace_name and pod_name; Node
+	// is then the entry's label compute.googleapis.com/resource_name.
+	ContainerName string
+	Namespace     string
+	PodName       string
+}
+
+// Resource types of the entries that evidence reads.
+const (
+	typePod       = "k8s_pod"
+	typeContainer = "k8s_container"
+)
+
+// nodeLabel is the entry label that names a container's node.
+const nodeLabel = "compute.googleapis.com/resource_name"
+
+// containerFields fills e's container fields from a k8s_container entry's
+// resource labels and entry labels.
+func (e *Entry) containerFields(resource, labels map[string]string) {
+	if e.ResourceType != typeContainer {
+		return
+	}
+	e.ContainerName, e.Namespace, e.PodName = resource["container_name"], resource["namespace_name"], resource["pod_name"]
+	if n := labels[nodeLabel]; n != "" {
+		e.Node = n
+	}
 }
 
 // Reporter is the component whose events are evidence. The symptoms are
@@ -89,9 +121,12 @@ type Aggregator struct {
 	symptoms     []*catalog.Symptom
 	since, until time.Time
 	groups       map[groupKey]*group
+	agents       []*catalog.Issue
+	starts       map[agentKey]*agentGroup
 	Read         int // entries offered
 	Matched      int // entries of a symptom in the window, reported by the kubelet
 	Untrusted    int // entries of a symptom in the window that no kubelet reported (left out)
+	AgentLines   int // start-up lines of an agent in the window
 }
 
 type groupKey struct {
@@ -113,14 +148,34 @@ type event struct {
 // NewAggregator aggregates the given symptoms (one per distinct Key) over
 // [since, until].
 func NewAggregator(symptoms []*catalog.Symptom, since, until time.Time) *Aggregator {
-	return &Aggregator{symptoms: symptoms, since: since, until: until, groups: map[groupKey]*group{}}
+	return &Aggregator{symptoms: symptoms, since: since, until: until, groups: map[groupKey]*group{}, starts: map[agentKey]*agentGroup{}}
+}
+
+// NewQueryAggregator aggregates what q asks for: its symptoms and its
+// agents' start-up lines (agent.go).
+func NewQueryAggregator(q scanner.EvidenceQuery) *Aggregator {
+	a := NewAggregator(q.Symptoms, q.Since, q.Until)
+	for _, is := range q.Agents {
+		if is.Kubernetes.Logged() {
+			a.agents = append(a.agents, is)
+		}
+	}
+	return a
 }
 
 // Add offers one entry; entries of other kinds, outside the window or not
-// reported by the kubelet are ignored.
+// reported by the kubelet are ignored. A k8s_container entry is offered to
+// the agents' start-up lines.
 func (a *Aggregator) Add(e Entry) {
 	a.Read++
-	if e.ResourceType != "k8s_pod" || e.Timestamp.Before(a.since) || e.Timestamp.After(a.until) {
+	if e.Timestamp.Before(a.since) || e.Timestamp.After(a.until) {
+		return
+	}
+	if e.ResourceType == typeContainer {
+		a.addAgentLine(&e)
+		return
+	}
+	if e.ResourceType != typePod {
 		return
 	}
 	trusted := e.reportedByKubelet()
@@ -160,10 +215,12 @@ func (a *Aggregator) Add(e Entry) {
 	}
 }
 
-// Observations returns one observation per cluster and symptom, sorted by
-// cluster. query describes where the entries came from (the filter used).
+// Observations returns one observation per cluster and symptom, and per
+// cluster and agent whose latest start had random-fully on (agent.go),
+// sorted by cluster. query describes where the entries came from (the
+// filter used); agents are described by AgentFilter over the window.
 func (a *Aggregator) Observations(query func(*catalog.Symptom) string) []scanner.Observation {
-	out := make([]scanner.Observation, 0, len(a.groups))
+	out := make([]scanner.Observation, 0, len(a.groups)+len(a.starts))
 	for k, g := range a.groups {
 		out = append(out, scanner.Observation{
 			Cluster:    k.cluster,
@@ -172,11 +229,13 @@ func (a *Aggregator) Observations(query func(*catalog.Symptom) string) []scanner
 			Evidence:   g.evidence(query(g.symptom)),
 		})
 	}
+	out = append(out, a.agentObservations()...)
 	slices.SortFunc(out, func(x, y scanner.Observation) int {
 		return cmp.Or(
 			strings.Compare(x.Cluster.ProjectID, y.Cluster.ProjectID),
 			strings.Compare(x.Cluster.Location, y.Cluster.Location),
 			strings.Compare(x.Cluster.Name, y.Cluster.Name),
+			strings.Compare(x.IssueID, y.IssueID),
 			strings.Compare(x.SymptomKey, y.SymptomKey),
 		)
 	})

@@ -13,7 +13,7 @@ import (
 )
 
 // logEntry is the JSON form of a LogEntry, reduced to what Entry needs.
-// Other payloads (protoPayload, textPayload) are left undecoded.
+// Other payloads (protoPayload) are left undecoded.
 type logEntry struct {
 	InsertID  string `json:"insertId"`
 	Timestamp string `json:"timestamp"`
@@ -21,6 +21,8 @@ type logEntry struct {
 		Type   string            `json:"type"`
 		Labels map[string]string `json:"labels"`
 	} `json:"resource"`
+	Labels      map[string]string `json:"labels"`
+	TextPayload string            `json:"textPayload"`
 	JSONPayload *struct {
 		Reason   string `json:"reason"`
 		Message  string `json:"message"`
@@ -71,12 +73,14 @@ func ParseEntries(name string, data []byte) ([]Entry, error) {
 			ProjectID:    le.Resource.Labels["project_id"],
 			Location:     le.Resource.Labels["location"],
 			Cluster:      le.Resource.Labels["cluster_name"],
+			TextPayload:  le.TextPayload,
 		}
 		if p := le.JSONPayload; p != nil {
 			e.Reason, e.Message, e.Count = p.Reason, p.Message, p.Count
 			e.UID, e.Node = p.Metadata.UID, p.Source.Host
 			e.Component, e.ReportingComponent = p.Source.Component, p.ReportingComponent
 		}
+		e.containerFields(le.Resource.Labels, le.Labels)
 		out = append(out, e)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -110,9 +114,10 @@ func ReadFiles(paths []string) ([]Entry, error) {
 // and the scan counts them as unmatched.
 type Entries []Entry
 
-// Observe aggregates the entries of the query's window.
+// Observe aggregates the entries of the query's window: its symptoms'
+// events and its agents' start-up lines.
 func (es Entries) Observe(ctx context.Context, q scanner.EvidenceQuery, _ func(scanner.ScanError)) ([]scanner.Observation, error) {
-	agg := NewAggregator(q.Symptoms, q.Since, q.Until)
+	agg := NewQueryAggregator(q)
 	for _, e := range es {
 		agg.Add(e)
 	}

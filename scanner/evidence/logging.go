@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	logging "cloud.google.com/go/logging/apiv2"
@@ -35,9 +36,10 @@ func NewLogging(client *logging.Client, p gcpclient.Policy, limiter *rate.Limite
 	return &Logging{Client: client, Policy: p}
 }
 
-// Logging reads symptom events from the Cloud Logging API: one
-// ListLogEntries per symptom and per 100 projects (plus pages of 1,000
-// entries), with an explicit timestamp window, paced by Policy.Limiter.
+// Logging reads symptom events and agents' start-up lines from the Cloud
+// Logging API: one ListLogEntries per 100 projects (plus pages of 1,000
+// entries) with one filter for all of them (QueryFilter) and an explicit
+// timestamp window, paced by Policy.Limiter.
 //
 // The API denies a whole call (PERMISSION_DENIED or NOT_FOUND) when one
 // project it names may not be read. Such a batch is split in halves until
@@ -45,8 +47,7 @@ func NewLogging(client *logging.Client, p gcpclient.Policy, limiter *rate.Limite
 // evidence: for a batch of n projects of which d are denied, at most
 // 1 + 2·Σ_{k<⌈log₂ n⌉} min(2^k, d) calls (91 for 10 of 100), never more
 // than 2n-1 (every call still waits for Policy.Limiter). A project found
-// denied is recorded once as a scan error and left out of the queries of
-// the next symptoms. Any other error, after the policy's retries, fails
+// denied is recorded once as a scan error. Any other error, after the policy's retries, fails
 // Observe: an outage is never reported as a scan without log evidence.
 type Logging struct {
 	Client   *logging.Client
@@ -71,18 +72,37 @@ func (l *Logging) Observe(ctx context.Context, q scanner.EvidenceQuery, failed f
 		}
 		projects = append(projects, p)
 	}
-	r := &logRun{l: l, agg: NewAggregator(q.Symptoms, q.Since, q.Until), failed: failed, denied: map[string]bool{}}
-	for _, s := range q.Symptoms {
-		filter := Filter(s, q.Since, q.Until)
-		readable := slices.DeleteFunc(slices.Clone(projects), func(p string) bool { return r.denied[p] })
-		for start := 0; start < len(readable); start += MaxResourceNames {
-			batch := readable[start:min(start+MaxResourceNames, len(readable))]
-			if err := r.batch(ctx, batch, filter); err != nil {
-				return nil, err
-			}
+	r := &logRun{l: l, agg: NewQueryAggregator(q), failed: failed, denied: map[string]bool{}}
+	filter := QueryFilter(q)
+	for start := 0; start < len(projects); start += MaxResourceNames {
+		batch := projects[start:min(start+MaxResourceNames, len(projects))]
+		if err := r.batch(ctx, batch, filter); err != nil {
+			return nil, err
 		}
 	}
 	return r.agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since, q.Until) }), nil
+}
+
+// QueryFilter is the one filter Observe runs over every batch of
+// projects: each symptom's Filter and each agent's AgentFilter, joined by
+// OR when there are several, so that agents' start-up lines cost no call
+// of their own. The Aggregator tells the entries apart.
+func QueryFilter(q scanner.EvidenceQuery) string {
+	var parts []string
+	for _, s := range q.Symptoms {
+		parts = append(parts, Filter(s, q.Since, q.Until))
+	}
+	for _, is := range q.Agents {
+		if is.Kubernetes.Logged() {
+			if f := AgentFilter(is.Kubernetes, q.Since, q.Until); !slices.Contains(parts, f) {
+				parts = append(parts, f)
+			}
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, ") OR (") + ")"
 }
 
 // denseSplit is the size up to which a part whose two halves are both
@@ -230,7 +250,7 @@ func EntryFromProto(e *loggingpb.LogEntry) Entry {
 	labels := e.GetResource().GetLabels()
 	p := e.GetJsonPayload().GetFields()
 	source := p["source"].GetStructValue().GetFields()
-	return Entry{
+	out := Entry{
 		InsertID:     e.GetInsertId(),
 		Timestamp:    e.GetTimestamp().AsTime(),
 		ResourceType: e.GetResource().GetType(),
@@ -245,5 +265,9 @@ func EntryFromProto(e *loggingpb.LogEntry) Entry {
 
 		Component:          source["component"].GetStringValue(),
 		ReportingComponent: p["reportingComponent"].GetStringValue(),
+
+		TextPayload: e.GetTextPayload(),
 	}
+	out.containerFields(labels, e.GetLabels())
+	return out
 }

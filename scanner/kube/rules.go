@@ -245,8 +245,8 @@ func randomFullyOn(c *corev1.Container, v catalog.Minor, k *catalog.KubernetesCh
 	if v.Compare(from) < 0 {
 		return false, fmt.Sprintf(", below %s, the first version with random-fully on by default", from)
 	}
-	randomFully, rfFlag := lastFlag(c, "random-fully", true)
-	toPorts, tpFlag := lastFlag(c, "to-ports", false)
+	randomFully, rfFlag := lastFlag(c, FlagRandomFully, true)
+	toPorts, tpFlag := lastFlag(c, FlagToPorts, false)
 	b, err := strconv.ParseBool(randomFully)
 	off := err == nil && !b
 	if v.Compare(flagFrom) < 0 {
@@ -265,6 +265,56 @@ func randomFullyOn(c *corev1.Container, v catalog.Minor, k *catalog.KubernetesCh
 		}
 	}
 	return true, " with random-fully on"
+}
+
+// The ip-masq-agent flags that decide random-fully: what randomFullyOn
+// reads from a container's command line, and what the Cloud Logging query
+// asks for in the agent's start-up lines.
+const (
+	FlagRandomFully = "random-fully"
+	FlagToPorts     = "to-ports"
+)
+
+// dockerTag is what an image tag may hold.
+var dockerTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// AgentRandomFully decides, by the rule ip_masq_random_fully, whether an
+// agent of check k that started reporting version (as the agent logs it,
+// the form of its image tag: "v2.12.0"; "" when not logged) and flags args
+// (command-line words, "--random-fully=true", "--to-ports=20000-29999")
+// masquerades with random-fully. It is the DaemonSet rule applied to a
+// container of image k.Image:version with those args. why is a phrase
+// that names the agent: "ip-masq-agent v2.12.0 started with random-fully
+// on".
+//
+// A version that cannot be read decides nothing by itself, but an agent
+// that logged a --random-fully flag is at least k's from version (older
+// agents have no such flag): it is on when it would be on at
+// to_ports_from, where every flag that can turn it off does, so on at any
+// version from from.
+func AgentRandomFully(k *catalog.KubernetesCheck, version string, args []string) (on bool, why string) {
+	c := corev1.Container{Image: k.Image, Args: args}
+	if dockerTag.MatchString(version) {
+		c.Image += ":" + version
+	}
+	if v, ok, _ := imageVersion(c.Image, k.Image); ok {
+		on, how := randomFullyOn(&c, v, k)
+		return on, k.Image + " " + version + " started" + strings.TrimPrefix(how, ",")
+	}
+	agent := k.Image + " of unknown version"
+	value, written := lastFlag(&c, FlagRandomFully, true)
+	if written == "" {
+		return false, agent + " started without a --" + FlagRandomFully + " flag, so random-fully cannot be decided"
+	}
+	from, _, toPortsFrom := k.Versions()
+	if on, _ := randomFullyOn(&c, toPortsFrom, k); on {
+		return true, fmt.Sprintf("%s started with random-fully on by --%s=%s, a flag that no agent below %s has", agent, FlagRandomFully, value, from)
+	}
+	flags := []string{written}
+	if _, tp := lastFlag(&c, FlagToPorts, false); tp != "" {
+		flags = append(flags, tp)
+	}
+	return false, agent + " started with " + strings.Join(flags, " ") + ", so random-fully cannot be decided"
 }
 
 // lastFlag returns the value of the last occurrence of flag name in c's

@@ -550,3 +550,86 @@ func TestEvaluateEdges(t *testing.T) {
 		t.Errorf("owners: %v %q %d; want Affected %q 3", v.Outcome, v.Objects, v.Count, want)
 	}
 }
+
+// An agent's logged version and flags are decided by the DaemonSet rule's
+// own code: the version as an image tag, the flags as container args.
+func TestAgentRandomFully(t *testing.T) {
+	k := check(t, "DPV2-NODEPORT-RANDOMFULLY")
+	for _, tc := range []struct {
+		name    string
+		version string
+		args    []string
+		on      bool
+		why     string
+	}{
+		{"2.12 default flags", "v2.12.0", []string{"--random-fully=true"}, true,
+			"ip-masq-agent v2.12.0 started with random-fully on"},
+		{"2.9 is below 2.10", "v2.9.3", nil, false,
+			"ip-masq-agent v2.9.3 started below 2.10, the first version with random-fully on by default"},
+		{"2.10 without the flag", "v2.10.1", nil, true,
+			"ip-masq-agent v2.10.1 started with random-fully on"},
+		{"2.10 ignores false", "v2.10.0", []string{"--random-fully=false"}, true,
+			"ip-masq-agent v2.10.0 started with random-fully on, which --random-fully=false cannot turn off before 2.11"},
+		{"2.11 false", "v2.11.0", []string{"--random-fully=false"}, false,
+			"ip-masq-agent v2.11.0 started with random-fully off by --random-fully=false"},
+		{"2.11 true", "v2.11.0", []string{"--random-fully=true"}, true,
+			"ip-masq-agent v2.11.0 started with random-fully on"},
+		{"2.11 ignores to-ports", "v2.11.0", []string{"--random-fully=true", "--to-ports=20000-29999"}, true,
+			"ip-masq-agent v2.11.0 started with random-fully on"},
+		{"2.12 to-ports outside", "v2.12.0", []string{"--random-fully=true", "--to-ports=20000-29999"}, false,
+			"ip-masq-agent v2.12.0 started with random-fully off by --to-ports=20000-29999, outside 30000-32767"},
+		{"2.12 to-ports overlapping", "v2.12.0", []string{"--random-fully=true", "--to-ports=29000-30500"}, true,
+			"ip-masq-agent v2.12.0 started with random-fully on"},
+		{"2.12 the last flag counts", "v2.12.0", []string{"--random-fully=false", "--random-fully=true"}, true,
+			"ip-masq-agent v2.12.0 started with random-fully on"},
+		{"GKE build", "v2.12.6-gke.15", []string{"--random-fully=true"}, true,
+			"ip-masq-agent v2.12.6-gke.15 started with random-fully on"},
+		{"no v", "2.11.0", []string{"--random-fully=0"}, false,
+			"ip-masq-agent 2.11.0 started with random-fully off by --random-fully=0"},
+
+		// Versions that cannot be read: only the flag decides, and only on.
+		{"latest with the flag true", "latest", []string{"--random-fully=true"}, true,
+			"ip-masq-agent of unknown version started with random-fully on by --random-fully=true, a flag that no agent below 2.10 has"},
+		{"not logged, flag true", "", []string{"--random-fully=true"}, true,
+			"ip-masq-agent of unknown version started with random-fully on by --random-fully=true, a flag that no agent below 2.10 has"},
+		{"unknown, flag false", "latest", []string{"--random-fully=false"}, false,
+			"ip-masq-agent of unknown version started with --random-fully=false, so random-fully cannot be decided"},
+		{"unknown, to-ports outside", "dev", []string{"--random-fully=true", "--to-ports=20000-29999"}, false,
+			"ip-masq-agent of unknown version started with --random-fully=true --to-ports=20000-29999, so random-fully cannot be decided"},
+		{"unknown, no flag", "v2", nil, false,
+			"ip-masq-agent of unknown version started without a --random-fully flag, so random-fully cannot be decided"},
+		{"a version that is no tag", "v2.12.0/evil:x", []string{"--random-fully=true"}, true,
+			"ip-masq-agent of unknown version started with random-fully on by --random-fully=true, a flag that no agent below 2.10 has"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			on, why := AgentRandomFully(k, tc.version, tc.args)
+			if on != tc.on || why != tc.why {
+				t.Errorf("AgentRandomFully(%q, %q) = %v, %q; want %v, %q", tc.version, tc.args, on, why, tc.on, tc.why)
+			}
+		})
+	}
+}
+
+// Every DaemonSet of the rule's test file with a readable version is
+// decided the same from what its agent would log: its tag and its words.
+func TestAgentRandomFullyMatchesDaemonSets(t *testing.T) {
+	k := check(t, "DPV2-NODEPORT-RANDOMFULLY")
+	o := testObjects(t, "ip-masq-agent.json")
+	compared := 0
+	for i := range o.DaemonSets {
+		ds := &o.DaemonSets[i]
+		a, ok := masqAgentOf(k, ds.Namespace+"/"+ds.Name, &ds.Spec.Template.Spec)
+		cs := allContainers(&ds.Spec.Template.Spec)
+		if !ok || a.state == masqUnknown || len(cs) != 1 {
+			continue
+		}
+		on, why := AgentRandomFully(k, imageTag(cs[0].Image), commandLine(cs[0]))
+		if on != (a.state == masqOn) {
+			t.Errorf("%s: AgentRandomFully = %v (%s), the DaemonSet rule says %q", a.name, on, why, a.desc)
+		}
+		compared++
+	}
+	if compared < 20 {
+		t.Errorf("compared %d DaemonSets, want the file's 20 or more", compared)
+	}
+}

@@ -46,6 +46,8 @@
 //     jsonPayload.FIELD="X" (case-sensitive equality with a string field;
 //     FIELD may be a dotted path such as source.component),
 //     jsonPayload.FIELD:"X" (case-insensitive substring),
+//     textPayload="X" and textPayload:"X" (the same on an entry's text
+//     payload; an entry with another payload matches neither),
 //     timestamp>=, <=, > or < "RFC3339", and a parenthesized disjunction of
 //     such terms, (TERM OR TERM …). Whitespace may stand around an
 //     operator. Values are double-quoted strings in which \\ and \" are the
@@ -73,10 +75,10 @@
 //     Kubernetes types, content types other than RESOURCE, read_time or
 //     relationship_types in ListAssets;
 //   - the deprecated project_id and zone fields of ListClusters;
-//   - in Logging filters: AND and NOT, OR outside parentheses, nested
-//     parentheses or AND inside them, negation (-), global restrictions (a
+//   - in Logging filters: the AND and NOT keywords, implicit AND and OR
+//     mixed in one sequence without parentheses, negation (-), global restrictions (a
 //     bare word or string), any other field (logName, severity, labels,
-//     textPayload, …), any other operator (!=, =~, !~, or = on timestamp),
+//     protoPayload, …), any other operator (!=, =~, !~, or = on timestamp),
 //     unquoted values, escapes other than \\ and \", and functions other
 //     than log_id;
 //   - Logging resource names other than projects/P (organizations, folders,

@@ -22,8 +22,11 @@ const (
 	resourceLabel                 // resource.labels.KEY="X"
 	payloadEqual                  // jsonPayload.FIELD="X" (FIELD may be a path: source.component)
 	payloadHas                    // jsonPayload.FIELD:"X"
+	textEqual                     // textPayload="X"
+	textHas                       // textPayload:"X"
 	timestampCmp                  // timestamp OP "RFC3339"
-	anyOf                         // (TERM OR TERM …)
+	anyOf                         // TERM OR TERM …
+	allOf                         // TERM TERM … (implicit AND)
 )
 
 type term struct {
@@ -32,28 +35,21 @@ type term struct {
 	op    string // of timestampCmp
 	value string
 	time  time.Time
-	alts  []term // of anyOf
+	alts  []term // of anyOf and allOf
 }
 
 // parseFilter parses the subset of the Logging query language that the
 // package doc describes. Errors name the offending text and its byte offset.
 func parseFilter(src string) (filter, error) {
 	p := &parser{src: src}
-	var f filter
-	for {
-		space := p.skipSpace()
-		if p.i == len(src) {
-			return f, nil
-		}
-		if len(f) > 0 && !space {
-			return nil, fmt.Errorf("want whitespace between terms at offset %d, found %q", p.i, p.rest())
-		}
-		t, err := p.term()
-		if err != nil {
-			return nil, err
-		}
-		f = append(f, t)
+	t, err := p.sequence(-1)
+	if err != nil {
+		return nil, err
 	}
+	if t.kind == allOf {
+		return filter(t.alts), nil
+	}
+	return filter{t}, nil
 }
 
 type parser struct {
@@ -86,7 +82,7 @@ func (p *parser) skipSpace() bool {
 	return p.i > start
 }
 
-const subset = `gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`
+const subset = `gcpfake supports only terms joined either by whitespace (implicitly ANDed) or by OR, each log_id("X"), FIELD OP "VALUE" or such a sequence in parentheses`
 
 // term parses one term at p.i, which is not whitespace.
 func (p *parser) term() (term, error) {
@@ -117,7 +113,7 @@ func (p *parser) term() (term, error) {
 	}
 	op := p.op()
 	if op == "" {
-		return term{}, fmt.Errorf("bare word %q at offset %d is not supported (no AND, NOT, global restrictions, or OR outside parentheses): %s", field, start, subset)
+		return term{}, fmt.Errorf("bare word %q at offset %d is not supported (no AND, NOT or global restrictions): %s", field, start, subset)
 	}
 	p.skipSpace()
 	if p.i == len(p.src) || p.src[p.i] != '"' {
@@ -130,42 +126,70 @@ func (p *parser) term() (term, error) {
 	return makeTerm(field, op, value, start)
 }
 
-// group parses a parenthesized disjunction at p.i, '(': "(" TERM { "OR"
-// TERM } ")", each TERM one that term parses outside parentheses. Nested
-// parentheses, AND and NOT are not supported in it.
+// group parses a parenthesized sequence at p.i, '('.
 func (p *parser) group() (term, error) {
 	start := p.i
 	p.i++
-	var alts []term
+	return p.sequence(start)
+}
+
+// sequence parses terms joined either all by whitespace (AND) or all by
+// OR, up to the ')' of the '(' at offset open, or to the end when open is
+// -1. The Logging query language gives OR precedence over AND; a sequence
+// that mixes them is refused rather than read by other rules.
+func (p *parser) sequence(open int) (term, error) {
+	var items []term
+	join, pendingOR := "", -1
 	for {
-		p.skipSpace()
+		space := p.skipSpace()
 		switch {
-		case p.i == len(p.src):
-			return term{}, fmt.Errorf("unclosed parenthesis at offset %d", start)
-		case p.src[p.i] == '(':
-			return term{}, fmt.Errorf("nested parenthesis at offset %d is not supported: %s", p.i, subset)
-		case p.src[p.i] == ')' && len(alts) == 0:
-			return term{}, fmt.Errorf("empty parentheses at offset %d", start)
+		case p.i == len(p.src) && open >= 0:
+			return term{}, fmt.Errorf("unclosed parenthesis at offset %d", open)
+		case p.i < len(p.src) && p.src[p.i] == ')' && open < 0:
+			return term{}, fmt.Errorf("unmatched ')' at offset %d", p.i)
+		case p.i == len(p.src) || p.src[p.i] == ')':
+			if pendingOR >= 0 {
+				return term{}, fmt.Errorf("OR at offset %d has no term after it", pendingOR)
+			}
+			if open >= 0 {
+				if len(items) == 0 {
+					return term{}, fmt.Errorf("empty parentheses at offset %d", open)
+				}
+				p.i++
+			}
+			if join == "OR" {
+				return term{kind: anyOf, alts: items}, nil
+			}
+			return term{kind: allOf, alts: items}, nil
+		}
+		if len(items) > 0 && pendingOR < 0 {
+			if rest := p.src[p.i:]; space && strings.HasPrefix(rest, "OR") && (len(rest) == 2 || isSpace(rest[2]) || rest[2] == '(') {
+				if join == "AND" {
+					return term{}, fmt.Errorf("OR at offset %d follows terms joined by AND: %s", p.i, mixed)
+				}
+				join, pendingOR = "OR", p.i
+				p.i += 2
+				continue
+			}
+			if !space {
+				return term{}, fmt.Errorf("want whitespace between terms at offset %d, found %q", p.i, p.rest())
+			}
+			if join == "OR" {
+				return term{}, fmt.Errorf("terms joined by whitespace (AND) at offset %d follow terms joined by OR: %s", p.i, mixed)
+			}
+			join = "AND"
 		}
 		t, err := p.term()
 		if err != nil {
 			return term{}, err
 		}
-		alts = append(alts, t)
-		p.skipSpace()
-		switch rest := p.src[p.i:]; {
-		case rest == "":
-			return term{}, fmt.Errorf("unclosed parenthesis at offset %d", start)
-		case rest[0] == ')':
-			p.i++
-			return term{kind: anyOf, alts: alts}, nil
-		case strings.HasPrefix(rest, "OR") && (len(rest) == 2 || isSpace(rest[2])):
-			p.i += 2
-		default:
-			return term{}, fmt.Errorf("want OR or ')' at offset %d, found %q: inside parentheses gcpfake supports only terms joined by OR", p.i, p.rest())
-		}
+		items = append(items, t)
+		pendingOR = -1
 	}
 }
+
+// mixed explains why AND and OR may not share a sequence.
+const mixed = "the Logging query language gives OR precedence over AND, so gcpfake asks for parentheses"
 
 // fieldPath reads NAME{.NAME}.
 func (p *parser) fieldPath() (string, error) {
@@ -272,6 +296,14 @@ func makeTerm(field, op, value string, at int) (term, error) {
 			return term{kind: payloadHas, key: key, value: value}, nil
 		}
 		return bad()
+	case field == "textPayload":
+		switch op {
+		case "=":
+			return term{kind: textEqual, value: value}, nil
+		case ":":
+			return term{kind: textHas, value: value}, nil
+		}
+		return bad()
 	case field == "timestamp":
 		switch op {
 		case ">=", "<=", ">", "<":
@@ -284,7 +316,7 @@ func makeTerm(field, op, value string, at int) (term, error) {
 		}
 		return term{kind: timestampCmp, op: op, value: value, time: t}, nil
 	}
-	return term{}, fmt.Errorf("field %s at offset %d is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD and timestamp", field, at)
+	return term{}, fmt.Errorf("field %s at offset %d is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD, textPayload and timestamp", field, at)
 }
 
 func (f filter) match(e *loggingpb.LogEntry) bool {
@@ -320,6 +352,15 @@ func (t term) match(e *loggingpb.LogEntry) bool {
 			return sv.StringValue == t.value
 		}
 		return strings.Contains(strings.ToLower(sv.StringValue), strings.ToLower(t.value))
+	case textEqual, textHas:
+		p, ok := e.GetPayload().(*loggingpb.LogEntry_TextPayload)
+		if !ok {
+			return false // no textPayload: neither equal to nor holding anything
+		}
+		if t.kind == textEqual {
+			return p.TextPayload == t.value
+		}
+		return strings.Contains(strings.ToLower(p.TextPayload), strings.ToLower(t.value))
 	case timestampCmp:
 		if e.GetTimestamp() == nil {
 			return false
@@ -341,6 +382,8 @@ func (t term) match(e *loggingpb.LogEntry) bool {
 				return true
 			}
 		}
+	case allOf:
+		return filter(t.alts).match(e)
 	}
 	return false
 }

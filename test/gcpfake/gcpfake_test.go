@@ -665,13 +665,13 @@ func TestListLogEntriesErrors(t *testing.T) {
 		msg  string
 	}{
 		{"injection", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x" OR logName:"y"`}, codes.InvalidArgument,
-			`invalid filter: bare word "OR" at offset 23 is not supported (no AND, NOT, global restrictions, or OR outside parentheses): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`},
+			"invalid filter: field logName at offset 26 is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD, textPayload and timestamp"},
 		{"quote breakout", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x\\" OR "y"`}, codes.InvalidArgument,
-			`invalid filter: bare word "OR" at offset 25 is not supported (no AND, NOT, global restrictions, or OR outside parentheses): gcpfake supports only whitespace-separated terms, implicitly ANDed, each log_id("X"), FIELD OP "VALUE" or a parenthesized OR of those`},
+			`invalid filter: global restriction "y" at offset 28 is not supported: gcpfake supports only terms joined either by whitespace (implicitly ANDed) or by OR, each log_id("X"), FIELD OP "VALUE" or such a sequence in parentheses`},
 		{"unterminated", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `jsonPayload.reason="x\"`}, codes.InvalidArgument,
 			"invalid filter: unterminated string starting at offset 19"},
 		{"unknown field", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `severity>="WARNING"`}, codes.InvalidArgument,
-			"invalid filter: field severity at offset 0 is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD and timestamp"},
+			"invalid filter: field severity at offset 0 is not supported: gcpfake knows only log_id(), resource.type, resource.labels.KEY, jsonPayload.FIELD, textPayload and timestamp"},
 		{"bad time", &loggingpb.ListLogEntriesRequest{ResourceNames: []string{p}, Filter: `timestamp>="yesterday"`}, codes.InvalidArgument,
 			`invalid filter: timestamp "yesterday" at offset 0 is not RFC 3339`},
 		{"101 resource names", &loggingpb.ListLogEntriesRequest{ResourceNames: many}, codes.InvalidArgument,
@@ -885,5 +885,54 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if s.Calls()["logging.ListLogEntries"] != 8 {
 		t.Errorf("Calls = %v", s.Calls())
+	}
+}
+
+// A container's text lines (an ip-masq-agent's start-up lines) are served
+// like events: the scanner's query selects the version and flag lines of
+// the ip-masq-agent container, and no other container's or payload's.
+func TestListLogEntriesContainerLines(t *testing.T) {
+	f := smallFleet(t)
+	c0 := f.Clusters[0]
+	project := strings.Split(c0.GetSelfLink(), "/")[5]
+	at := f.Now.Add(-time.Hour)
+	line := func(id, container, text string, d time.Duration) *loggingpb.LogEntry {
+		return &loggingpb.LogEntry{
+			LogName:  "projects/" + project + "/logs/stderr",
+			InsertId: id,
+			Resource: &monitoredres.MonitoredResource{Type: "k8s_container", Labels: map[string]string{
+				"project_id": project, "location": c0.GetLocation(), "cluster_name": c0.GetName(),
+				"namespace_name": "kube-system", "pod_name": "ip-masq-agent-x7k2p", "container_name": container,
+			}},
+			Labels:    map[string]string{"compute.googleapis.com/resource_name": "gke-node-1"},
+			Timestamp: timestamppb.New(at.Add(d)),
+			Payload:   &loggingpb.LogEntry_TextPayload{TextPayload: text},
+		}
+	}
+	jsonLine := line("json", "ip-masq-agent", "", 4*time.Millisecond)
+	payload, _ := structpb.NewStruct(map[string]any{"message": "ip-masq-agent version: v2.12.0"})
+	jsonLine.Payload = &loggingpb.LogEntry_JsonPayload{JsonPayload: payload}
+	f.Events = append(f.Events,
+		line("flags", "ip-masq-agent", `I0315 08:00:01.123500       1 flags.go:64] FLAG: --random-fully="true"`, 2*time.Millisecond),
+		line("version", "ip-masq-agent", `I0315 08:00:01.123456       1 ip-masq-agent.go:140] ip-masq-agent version: v2.12.0`, time.Millisecond),
+		line("to-ports", "ip-masq-agent", `I0315 08:00:01.123600       1 flags.go:64] FLAG: --to-ports="20000-29999"`, 3*time.Millisecond),
+		line("other-flag", "ip-masq-agent", `I0315 08:00:01.123550       1 flags.go:64] FLAG: --masq-chain="IP-MASQ"`, 3*time.Millisecond),
+		line("sidecar", "sidecar", `I0315 08:00:01.123456       1 ip-masq-agent.go:140] ip-masq-agent version: v2.12.0`, time.Millisecond),
+		jsonLine,
+	)
+	s := start(t, f, gcpfake.Options{})
+	c := connect(t, s)
+	filter := `resource.type="k8s_container" resource.labels.container_name="ip-masq-agent" ` +
+		`(textPayload:"ip-masq-agent version:" OR textPayload:"FLAG: --random-fully=" OR textPayload:"FLAG: --to-ports=") ` +
+		`timestamp>="` + f.Now.Add(-168*time.Hour).Format(time.RFC3339) + `" timestamp<="` + f.Now.Format(time.RFC3339) + `"`
+	got, err := listEntries(t, c.logging, &loggingpb.ListLogEntriesRequest{ResourceNames: []string{"projects/" + project}, Filter: filter}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := gocmp.Diff([]string{"version", "flags", "to-ports"}, insertIDs(got)); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if len(got) > 0 && (got[0].GetTextPayload() == "" || got[0].GetLabels()["compute.googleapis.com/resource_name"] != "gke-node-1") {
+		t.Errorf("entry served without its text payload or labels: %v", got[0])
 	}
 }
