@@ -12,6 +12,8 @@ import (
 	"github.com/fleetscan/fleetscan/test/bqfake"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
 	"github.com/fleetscan/fleetscan/test/gcpfake"
+	"github.com/fleetscan/fleetscan/test/kubefake"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 func generate(t *testing.T, o fleetgen.Options) *fleetgen.Fleet {
@@ -169,6 +171,12 @@ func TestBigQueryCLI(t *testing.T) {
 // its calls by asset type.
 func TestLiveCLIKubernetes(t *testing.T) {
 	fleet := generate(t, fleetgen.Options{Clusters: 40, Projects: 8, Seed: 11, Kube: true})
+	ks, err := kubefake.Start(fleet.Kube, kubefake.Options{Token: "ya29.cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ks.Close)
+	ks.Attach(fleet) // before the fleet is served or written
 	srv := startFake(t, fleet, gcpfake.Options{})
 	dir := t.TempDir()
 	clusters, logs, err := fleet.WriteFiles(dir)
@@ -198,5 +206,25 @@ func TestLiveCLIKubernetes(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "fleetscan: Kubernetes objects (--kubernetes asset-inventory): calls by type: apps.k8s.io/DaemonSet=1 k8s.io/Service=1 ") {
 		t.Errorf("stderr has no calls line:\n%s", stderr)
+	}
+
+	// Each cluster's API, with a token from Application Default Credentials.
+	issued := testkit.ADC(t, "ya29.cli")
+	code, live, stderr = runCLI(t, append([]string{"scan", "--organization", org, "--kubernetes", "api",
+		"--api-endpoint", "asset=" + a, "--api-endpoint", "logging=" + a}, common...)...)
+	if code != exitOK {
+		t.Fatalf("live scan through the Kubernetes API: exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(withOrg(t, offline, org), live); diff != "" {
+		t.Errorf("live ndjson (-dumps +kubernetes api):\n%s", diff)
+	}
+	if issued() == 0 {
+		t.Errorf("no token was asked of Application Default Credentials")
+	}
+	if !strings.Contains(stderr, "fleetscan: Kubernetes objects (--kubernetes api): calls by type: daemonsets=") {
+		t.Errorf("stderr has no calls line:\n%s", stderr)
+	}
+	if ks.TotalCalls() == 0 {
+		t.Errorf("the Kubernetes API was not called")
 	}
 }
