@@ -49,11 +49,13 @@ lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	@if command -v terraform >/dev/null; then echo "terraform fmt -check -recursive deploy"; terraform fmt -check -recursive deploy; else echo "terraform not installed: fmt check skipped"; fi
 
 .PHONY: bench
-bench: ## Benchmarks (not part of make test): BenchmarkMatch on one core, then a 10,000-cluster live scan per discovery mode
+bench: ## Benchmarks (not part of make test): BenchmarkMatch on one core, a 10,000-cluster live scan per discovery mode, then in-cluster checks on 1,000 typical clusters per source
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./...
 	$(GO) build -o bin/fleetbench ./test/fleetbench
 	bin/fleetbench -mode asset-inventory
 	bin/fleetbench -mode container-api
+	bin/fleetbench -kubernetes api -clusters 1000 -projects 200 -typical
+	bin/fleetbench -kubernetes asset-inventory -clusters 1000 -projects 200 -typical
 
 .PHONY: package
 package: ## Build the function's source archive as deployed: root package, go.mod, go.sum, imported packages; no tests or testdata

@@ -5,6 +5,12 @@
 //	{"bench":"fleet","mode":"asset-inventory","clusters":10000,"projects":2000,"api_calls":N,
 //	 "calls_by_method":{…},"wall_s":X,"peak_rss_mb":Y,"findings":F}
 //
+// With -kubernetes SOURCE it also runs the in-cluster checks, from Cloud
+// Asset Inventory or from a fake Kubernetes API per cluster, and the line
+// is "bench":"in-cluster" with kubernetes_objects and, for api,
+// max_calls_per_cluster; -typical pads every cluster to
+// fleetgen.TypicalCluster (480 objects).
+//
 // The fakes run in a child process (fleetbench -serve) so that peak_rss_mb
 // is the scanner's own: clients, the streamed pages, and the results. The
 // scan uses the production settings: default retry policy, the Logging rate
@@ -36,8 +42,11 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
 	"github.com/fleetscan/fleetscan/test/gcpfake"
+	"github.com/fleetscan/fleetscan/test/kubefake"
+	"golang.org/x/oauth2"
 )
 
 func main() {
@@ -49,6 +58,8 @@ func main() {
 
 type config struct {
 	mode               string
+	kubernetes         string // in-cluster source: "", asset-inventory or api
+	typical            bool   // pad every cluster to fleetgen.TypicalCluster
 	clusters, projects int
 	latency            time.Duration
 	serve              bool
@@ -61,11 +72,21 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.clusters, "clusters", 10_000, "clusters in the fleet")
 	fs.IntVar(&c.projects, "projects", 2_000, "projects in the fleet")
 	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency the fakes add to every call")
+	fs.StringVar(&c.kubernetes, "kubernetes", "", "also run the in-cluster checks from SOURCE: asset-inventory or api (a fake Kubernetes API per cluster)")
+	fs.BoolVar(&c.typical, "typical", false, "with -kubernetes: pad every cluster to a typical size (20 DaemonSets, 50 Services, 10 NetworkPolicies, 100 workloads, 300 Pods)")
 	fs.BoolVar(&c.serve, "serve", false, "internal: serve the fakes until stdin closes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1})
+	if err := kube.ValidSource(c.kubernetes); err != nil {
+		return fmt.Errorf("-kubernetes %w", err)
+	}
+	// Only the fakes hold the objects: the scanner's process never does.
+	opt := fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1, Kube: c.serve && c.kubernetes != ""}
+	if c.typical {
+		opt.KubeShape = &fleetgen.TypicalCluster
+	}
+	fleet, err := fleetgen.Generate(opt)
 	if err != nil {
 		return err
 	}
@@ -78,6 +99,20 @@ func run(args []string, stdout io.Writer) error {
 // serve runs the fakes and a loopback HTTP endpoint for the call counts,
 // prints both addresses, and exits when stdin closes.
 func serve(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
+	var ks *kubefake.Server
+	if c.kubernetes == kube.SourceAPI {
+		var err error
+		if ks, err = kubefake.Start(fleet.Kube, kubefake.Options{Latency: c.latency}); err != nil {
+			return err
+		}
+		defer ks.Close()
+		ks.Attach(fleet)
+	}
+	objects := 0
+	for _, objs := range fleet.Kube {
+		objects += len(objs)
+	}
+	fleet.Kube = maybeDrop(fleet.Kube, c.kubernetes == kube.SourceAssetInventory)
 	srv, err := gcpfake.Start(fleet, gcpfake.Options{Latency: c.latency})
 	if err != nil {
 		return err
@@ -88,7 +123,16 @@ func serve(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/calls", func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(srv.Calls()) })
+	mux.HandleFunc("/calls", func(w http.ResponseWriter, _ *http.Request) {
+		calls := srv.Calls()
+		if ks != nil {
+			for r, n := range ks.CallsByResource() {
+				calls["kubernetes."+r] = n
+			}
+		}
+		calls["objects"] = objects // not a call: the in-cluster objects served
+		json.NewEncoder(w).Encode(calls)
+	})
 	go http.Serve(lis, mux)
 	fmt.Fprintf(stdout, "%s %s\n", srv.Addr(), lis.Addr())
 	io.Copy(io.Discard, os.Stdin)
@@ -100,7 +144,8 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	child := exec.Command(self, "-serve", "-clusters", fmt.Sprint(c.clusters), "-projects", fmt.Sprint(c.projects), "-latency", c.latency.String())
+	child := exec.Command(self, "-serve", "-clusters", fmt.Sprint(c.clusters), "-projects", fmt.Sprint(c.projects), "-latency", c.latency.String(),
+		"-kubernetes", c.kubernetes, fmt.Sprintf("-typical=%t", c.typical))
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -167,9 +212,22 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 		return err
 	}
 
+	var ac *asset.Client
+	if c.kubernetes == kube.SourceAssetInventory {
+		if ac, err = asset.NewClient(ctx, ep.Options("asset")...); err != nil {
+			return err
+		}
+		defer ac.Close()
+	}
+	inCluster, err := kube.Live(kube.LiveOptions{Source: c.kubernetes, Scope: scope, Asset: ac, Catalog: cat, Policy: gcpclient.DefaultPolicy,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench"})})
+	if err != nil {
+		return err
+	}
+
 	start := time.Now()
 	res, err := scanner.Scan(ctx, scanner.Options{
-		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp},
+		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp}, InCluster: inCluster,
 		ScanID: "bench", Now: fleet.Now,
 	})
 	wall := time.Since(start)
@@ -189,16 +247,26 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
 		return err
 	}
+	objects := calls["objects"]
+	delete(calls, "objects")
 	total := 0
 	for _, n := range calls {
 		total += n
 	}
+	bench := "fleet"
+	if c.kubernetes != "" {
+		bench = "in-cluster"
+	}
+	var perCluster int
+	if api, ok := inCluster.(*kube.API); ok {
+		_, perCluster = api.Calls()
+	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
 	return json.NewEncoder(stdout).Encode(result{
-		Bench: "fleet", Mode: c.mode, Clusters: c.clusters, Projects: c.projects,
-		APICalls: total, CallsByMethod: calls,
-		WallS: round(wall.Seconds()), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
+		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, Clusters: c.clusters, Projects: c.projects, Objects: objects,
+		APICalls: total, CallsByMethod: calls, MaxCallsPerCluster: perCluster,
+		WallS: round(wall.Seconds()), CPUS: round(cpu(ru.Utime) + cpu(ru.Stime)), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
 	})
 }
 
@@ -206,13 +274,30 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 type result struct {
 	Bench         string         `json:"bench"`
 	Mode          string         `json:"mode"`
+	Kubernetes    string         `json:"kubernetes,omitempty"`
 	Clusters      int            `json:"clusters"`
 	Projects      int            `json:"projects"`
+	Objects       int            `json:"kubernetes_objects,omitempty"`
 	APICalls      int            `json:"api_calls"`
 	CallsByMethod map[string]int `json:"calls_by_method"`
-	WallS         float64        `json:"wall_s"`
-	PeakRSSMB     float64        `json:"peak_rss_mb"`
-	Findings      int            `json:"findings"`
+	// MaxCallsPerCluster is, for -kubernetes api, the most list calls one
+	// cluster's API took.
+	MaxCallsPerCluster int     `json:"max_calls_per_cluster,omitempty"`
+	WallS              float64 `json:"wall_s"`
+	CPUS               float64 `json:"cpu_s"` // the scanner's own user+sys CPU, the fakes' left out
+	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	Findings           int     `json:"findings"`
 }
 
 func round(x float64) float64 { return float64(int(x*100+0.5)) / 100 }
+
+func cpu(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// maybeDrop keeps the objects for Cloud Asset Inventory only when keep:
+// with -kubernetes api they are served by the Kubernetes fake alone.
+func maybeDrop(objs map[string][]fleetgen.KubeObject, keep bool) map[string][]fleetgen.KubeObject {
+	if keep {
+		return objs
+	}
+	return nil
+}

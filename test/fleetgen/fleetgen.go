@@ -48,6 +48,11 @@ type Options struct {
 	// are drawn after everything else, so the rest of the fleet is the same
 	// with or without them.
 	Kube bool
+	// KubeShape, with Kube, pads every cluster's objects up to these
+	// counts with objects that change no in-cluster verdict (nil: no
+	// padding; see [KubeShape] and [TypicalCluster]). The padding is drawn
+	// after every cluster's regular objects, which stay the same.
+	KubeShape *KubeShape
 }
 
 // Fleet is a generated fleet in an organization: folders (some nested),
@@ -75,7 +80,9 @@ type Fleet struct {
 	// LoadBalancer Services, and NetworkPolicies of which some use endPort
 	// (some only in their last-applied-configuration). About a third of the
 	// clusters are affected by each of the three in-cluster checks, a few
-	// undecided. Nil without Options.Kube.
+	// undecided. With Options.KubeShape, each cluster also has padding
+	// objects up to the shape's counts, which change no verdict. Nil
+	// without Options.Kube.
 	Kube map[string][]KubeObject
 }
 
