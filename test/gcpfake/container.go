@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
@@ -12,6 +13,9 @@ import (
 type containerService struct {
 	containerpb.UnimplementedClusterManagerServer
 	s *Server
+
+	mu      sync.Mutex
+	configs map[string]*containerpb.ServerConfig // GetServerConfig's, by location, built on first use
 }
 
 // ListClusters lists a project's clusters in all locations (-) or in one.

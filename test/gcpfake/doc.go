@@ -34,6 +34,14 @@
 //   - Container v1 ClusterManager.ListClusters for projects/P/locations/- and
 //     projects/P/locations/L (an exact match on the cluster's location), P
 //     being a project ID or number.
+//   - Container v1 ClusterManager.GetServerConfig for projects/P/locations/L,
+//     P being a project ID or number of the fleet and L any location: the
+//     fleet's config of L ([fleetgen.Fleet.ServerConfig]), the same in
+//     every project; a location without clusters gets the fleet's default
+//     config. Options.Deny, latency, transient failures and OnCall
+//     ("container.GetServerConfig") apply as to every method, and
+//     [Server.Calls] counts it. An unknown project is NOT_FOUND, as the
+//     API answers it.
 //   - Resource Manager v3 Projects.ListProjects and Folders.ListFolders (the
 //     direct children of organizations/N or folders/N), Projects.GetProject
 //     (projects/ID or projects/NUMBER) and Folders.GetFolder. Every project
@@ -74,7 +82,8 @@
 //     regular expressions), container.googleapis.com/Cluster together with
 //     Kubernetes types, content types other than RESOURCE, read_time or
 //     relationship_types in ListAssets;
-//   - the deprecated project_id and zone fields of ListClusters;
+//   - the deprecated project_id and zone fields of ListClusters and
+//     GetServerConfig, and locations/- in GetServerConfig;
 //   - in Logging filters: the AND and NOT keywords, implicit AND and OR
 //     mixed in one sequence without parentheses, negation (-), global restrictions (a
 //     bare word or string), any other field (logName, severity, labels,
@@ -88,7 +97,8 @@
 //     nothing is deleted.
 //
 // Unknown resources are answered as the real APIs answer a caller without
-// access: NOT_FOUND from Cloud Asset, PERMISSION_DENIED from the others.
+// access: NOT_FOUND from Cloud Asset and GetServerConfig, PERMISSION_DENIED
+// from the others.
 //
 // The server must not be given a fleet that is changed while it runs: it
 // serves the fleet's own Cluster and LogEntry messages, and builds each
