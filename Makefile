@@ -11,7 +11,7 @@ BIN     := bin/fleetscan
 DEMO_AS_OF := 2026-11-27T12:00:00Z
 DEMO_INPUTS := $(addprefix --input ,$(wildcard testdata/gcpdiag/*-container-clusters.json) testdata/demo/fleet.json)
 DEMO_LOGS := --logs testdata/demo/logs.json --logs testdata/gcpdiag/gke1-logging-entries.json
-DEMO_KUBE := --kube-objects testdata/demo/kube
+DEMO_KUBE := --kube-objects testdata/demo/kube --server-config testdata/demo/serverconfig
 
 .PHONY: help
 help: ## List the targets

@@ -95,3 +95,15 @@ resource "google_bigquery_table" "finding_history" {
   }
   depends_on = [google_bigquery_table.latest_findings]
 }
+
+resource "google_bigquery_table" "upgrade_plan" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.fleetscan.dataset_id
+  table_id            = "upgrade_plan"
+  deletion_protection = false
+  view {
+    query          = templatefile("${path.module}/../schema/views/upgrade_plan.sql", { project = var.project_id, dataset = var.dataset_id })
+    use_legacy_sql = false
+  }
+  depends_on = [google_bigquery_table.latest_findings, google_bigquery_table.latest_clusters]
+}

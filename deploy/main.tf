@@ -13,7 +13,7 @@ locals {
   }
 
   # Views in creation order: each may read the tables and the views before it.
-  views = ["complete_scans", "latest_scans", "latest_findings", "latest_clusters", "fleet_summary", "finding_history"]
+  views = ["complete_scans", "latest_scans", "latest_findings", "latest_clusters", "fleet_summary", "finding_history", "upgrade_plan"]
 
   services = [
     "bigquery.googleapis.com",

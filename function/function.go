@@ -201,6 +201,7 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	}
 	res, err := scanner.Scan(sctx, scanner.Options{
 		Catalog: c.catalog, Source: src, Evidence: evidence.NewLogging(c.logging, cfg.Policy, c.limiter), InCluster: inCluster,
+		Offers: &discovery.ServerConfigs{Client: c.discovery.Clusters, Policy: cfg.Policy}, // one call per location of the scan
 		ScanID: j.scanID, Scope: j.scope.String(), OrgID: j.scope.OrganizationID(), Shard: j.shard, Shards: j.shards,
 		Now: j.started, Lookback: j.lookback,
 	})

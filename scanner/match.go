@@ -27,6 +27,9 @@ func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
 // are left for the caller.
 func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []string) {
 	for _, is := range cat.Issues {
+		if is.Support != nil {
+			continue // end of support needs the scan's time: endOfSupport
+		}
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
 			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot}

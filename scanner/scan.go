@@ -75,13 +75,17 @@ type Options struct {
 	// InCluster, when set, decides the kubernetes_api issues from the
 	// clusters' objects; nil lists them as skipped checks.
 	InCluster InCluster
-	ScanID    string
-	Scope     string        // what was scanned, e.g. organizations/123 or the input files
-	OrgID     string        // organization_id of every finding, when known
-	Shard     int           // this scan's shard of a fanned-out scan, 0-based
-	Shards    int           // how many shards the scan has; zero means 1
-	Now       time.Time     // the end of the log window and scanned_at; zero means time.Now
-	Lookback  time.Duration // the log window; zero means DefaultLookback
+	// Offers, when set, gives the versions GKE offers per location, from
+	// which each cluster's upgrade target is chosen; nil targets the
+	// highest fixed_in, not checked against them.
+	Offers   Offers
+	ScanID   string
+	Scope    string        // what was scanned, e.g. organizations/123 or the input files
+	OrgID    string        // organization_id of every finding, when known
+	Shard    int           // this scan's shard of a fanned-out scan, 0-based
+	Shards   int           // how many shards the scan has; zero means 1
+	Now      time.Time     // the end of the log window and scanned_at; zero means time.Now
+	Lookback time.Duration // the log window; zero means DefaultLookback
 }
 
 // Duration is a time.Duration whose JSON form is its text, e.g. "168h0m0s".
@@ -190,6 +194,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		seen[c.Key()] = true
 		projects[c.ProjectID] = true
 		fs, skipped := Match(opt.Catalog, &c)
+		fs = append(fs, endOfSupport(opt.Catalog, &c, now)...)
 		if skipped == nil {
 			skipped = []string{} // REPEATED columns load as [], not null
 		}
@@ -228,6 +233,11 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
+	res.planUpgrades(ctx, opt.Catalog, opt.Offers, now, failed)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		f.ScanID, f.ScannedAt, f.OrganizationID = opt.ScanID, now, opt.OrgID
@@ -252,6 +262,9 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	for i := range res.Clusters {
 		c := &res.Clusters[i]
 		c.ScanID, c.ScannedAt, c.OrganizationID = opt.ScanID, now, opt.OrgID
+		if c.UpgradeSteps == nil {
+			c.UpgradeSteps = []string{} // REPEATED columns load as [], not null
+		}
 		if c.DataplaneV2 {
 			res.Summary.DataplaneV2++
 		}

@@ -2,11 +2,14 @@ package scanner_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -30,6 +33,26 @@ func rows(fs []scanner.Finding) []row {
 }
 
 var mustCatalog = testkit.Catalog
+
+// endOfSupportRows are the GKE-END-OF-SUPPORT findings of clusters whose
+// every version is past its minor's end of support: the control plane and
+// each pool, AFFECTED, with no fix (offline, no offered versions).
+func endOfSupportRows(cs []scanner.ClusterRecord) []row {
+	var out []row
+	for _, c := range cs {
+		out = append(out, row{"GKE-END-OF-SUPPORT", c.ProjectID, c.Location, c.Name, "", "AFFECTED", "control_plane", c.MasterVersion, ""})
+		for _, p := range c.NodePools {
+			out = append(out, row{"GKE-END-OF-SUPPORT", c.ProjectID, c.Location, c.Name, p.Name, "AFFECTED", "node_pool", p.Version, ""})
+		}
+	}
+	return out
+}
+
+// withoutEndOfSupport leaves out GKE-END-OF-SUPPORT findings, for tests of
+// other issues on versions long out of support.
+func withoutEndOfSupport(fs []scanner.Finding) []scanner.Finding {
+	return slices.DeleteFunc(slices.Clone(fs), func(f scanner.Finding) bool { return f.IssueID == "GKE-END-OF-SUPPORT" })
+}
 
 // The real gcpdiag dumps, with expectations derived by hand from DOMAIN.md:
 // only autopilot-gke1 and autopilot-gke2 run Dataplane V2. Both are
@@ -67,12 +90,19 @@ func TestScanGcpdiag(t *testing.T) {
 		{"DPV2-NETPOL-CONNTRACK-SELF", p, l, "autopilot-gke1", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
 		{"DPV2-NETPOL-CONNTRACK-SELF", p, l, "autopilot-gke2", "", "AFFECTED", "control_plane", "1.24.10-gke.2300", ""},
 	}
-	if diff := cmp.Diff(want, rows(res.Findings)); diff != "" {
+	// As of asOf (2026-11-27) every minor of these dumps (1.22 to 1.27) is
+	// past its end of standard support: the control plane and every pool.
+	eos := endOfSupportRows(res.Clusters)
+	want = append(want, eos...)
+	if diff := cmp.Diff(want, rows(res.Findings), cmpopts.SortSlices(func(a, b row) bool { return fmt.Sprint(a) < fmt.Sprint(b) })); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
+	if len(eos) < 10 {
+		t.Errorf("%d end-of-support rows, want at least one per cluster", len(eos))
+	}
 	wantSummary := scanner.Summary{
-		Clusters: 10, DataplaneV2: 2, Projects: 3, Findings: 6,
-		ByStatus:      map[scanner.Status]int{scanner.Affected: 6},
+		Clusters: 10, DataplaneV2: 2, Projects: 3, Findings: 6 + len(eos),
+		ByStatus:      map[scanner.Status]int{scanner.Affected: 6 + len(eos)},
 		SkippedChecks: 6, // three Kubernetes API checks on each Dataplane V2 cluster
 	}
 	if diff := cmp.Diff(wantSummary, res.Summary); diff != "" {
@@ -135,7 +165,7 @@ func TestScanEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []row
-	for _, f := range res.Findings {
+	for _, f := range withoutEndOfSupport(res.Findings) {
 		if f.Component != "control_plane" || f.IssueID == "GKE-POD-IP-EXHAUSTION" {
 			got = append(got, row{f.IssueID, f.ProjectID, f.Location, f.Cluster, f.NodePool, string(f.Status), f.Component, f.Version, f.FixedIn})
 		}
@@ -154,7 +184,7 @@ func TestScanEvidence(t *testing.T) {
 		t.Errorf("log events = %d, unmatched = %d; want 5 and 1", res.Summary.LogEvents, res.Summary.UnmatchedEvents)
 	}
 	for _, f := range res.Findings {
-		if f.Cluster != "leaky" || f.NodePool != "a" {
+		if f.Cluster != "leaky" || f.NodePool != "a" || f.IssueID != "DPV2-IPAM-LEAK" {
 			continue
 		}
 		if len(f.Evidence) != 2 || f.Evidence[1].Source != "cloud_logging" {
@@ -246,7 +276,7 @@ func TestScanInClusterUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range res.Findings {
+	for _, f := range withoutEndOfSupport(res.Findings) { // 1.31 ended 2026-01-16
 		got = append(got, f.IssueID+" "+string(f.Status))
 		if f.Reason != "The cluster's Kubernetes objects could not be read (the API server answered 403 Forbidden), so exposure to this issue cannot be decided." {
 			t.Errorf("%s reason = %q", f.IssueID, f.Reason)

@@ -46,6 +46,9 @@ type Pool struct {
 	Name      string `json:"name" bigquery:"name"`
 	Version   string `json:"version" bigquery:"version"`
 	ImageType string `json:"image_type" bigquery:"image_type"`
+	// UpgradeTo is the pool's part of its cluster's upgrade plan, "" when
+	// the pool needs none (or none offered clears it).
+	UpgradeTo string `json:"upgrade_to" bigquery:"upgrade_to"`
 	// Sysctls are config.linuxNodeConfig.sysctls: what the in-cluster
 	// ephemeral-port check also reads. Not a column or JSON field.
 	Sysctls map[string]string `json:"-" bigquery:"-"`
@@ -107,6 +110,10 @@ type Finding struct {
 	DocsURL        string     `json:"docs_url" bigquery:"docs_url"`
 	CatalogVersion string     `json:"catalog_version" bigquery:"catalog_version"`
 	Evidence       []Evidence `json:"evidence" bigquery:"evidence"`
+	// UpgradeTo is the one version offered to the cluster that clears
+	// every version-decided finding of this component; "" when none is
+	// known.
+	UpgradeTo string `json:"upgrade_to" bigquery:"upgrade_to"`
 }
 
 // Evidence supports a finding.
@@ -132,6 +139,14 @@ type ClusterRecord struct {
 	Cluster
 	DataplaneV2   bool     `json:"dataplane_v2" bigquery:"dataplane_v2"` // Cluster.DataplaneV2()
 	SkippedChecks []string `json:"skipped_checks" bigquery:"skipped_checks"`
+	// The upgrade that clears every version-decided finding: the control
+	// plane's target ("" when it needs none or none offered clears it;
+	// pools' targets are in NodePools), how many findings it clears, its
+	// steps in order, and why it is partial or not checked, if so.
+	UpgradeControlPlaneTo string   `json:"upgrade_control_plane_to" bigquery:"upgrade_control_plane_to"`
+	UpgradeClears         int64    `json:"upgrade_clears" bigquery:"upgrade_clears"`
+	UpgradeSteps          []string `json:"upgrade_steps" bigquery:"upgrade_steps"`
+	UpgradeReason         string   `json:"upgrade_reason" bigquery:"upgrade_reason"`
 }
 
 // ScanError records a part of the scope that could not be read; the scan

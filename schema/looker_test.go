@@ -35,6 +35,9 @@ var sqlViewColumns = map[string]struct {
 		"affected_node_pools", "clusters_scanned", "dataplane_v2_clusters", "affected_share"}},
 	"finding_history": {cols: []string{"finding_key", "scope", "issue_id", "title", "project_id", "location", "cluster",
 		"node_pool", "severity", "first_seen", "last_seen", "scans_seen", "current_status"}},
+	"upgrade_plan": {cols: []string{"scope", "scan_id", "project_id", "location", "cluster", "cluster_id", "release_channel",
+		"master_version", "node_version", "upgrade_control_plane_to", "node_pools", "upgrade_steps", "upgrade_clears",
+		"upgrade_reason", "findings_cleared", "most_severe"}},
 }
 
 // The explores of the model and their joins, as "view:relationship".
@@ -42,6 +45,7 @@ var wantExplores = map[string][]string{
 	"findings":        {"clusters:many_to_one", "finding_evidence:one_to_many"},
 	"finding_history": {},
 	"fleet_summary":   {},
+	"upgrade_plan":    {},
 	"scans":           {"scan_errors:many_to_many"},
 	"clusters":        {"latest_scans:many_to_one", "cluster_node_pools:one_to_many"},
 }

@@ -68,12 +68,17 @@ func Tables() []Table {
 				"datapath_provider", "dataplane_v2", "autopilot", "vpc_native", "node_pools", "skipped_checks"},
 			Partition: "scanned_at", Clustering: []string{"project_id", "cluster"},
 			descriptions: map[string]string{
-				"master_version":    "currentMasterVersion: the control plane's GKE version.",
-				"node_version":      "currentNodeVersion: the oldest node's version.",
-				"datapath_provider": "networkConfig.datapathProvider; empty when absent (legacy dataplane).",
-				"dataplane_v2":      "True when datapath_provider is ADVANCED_DATAPATH.",
-				"skipped_checks":    "Issue IDs that need in-cluster (Kubernetes API) access and were not checked.",
-				"self_link":         "The cluster's Container API URL.",
+				"master_version":           "currentMasterVersion: the control plane's GKE version.",
+				"node_version":             "currentNodeVersion: the oldest node's version.",
+				"datapath_provider":        "networkConfig.datapathProvider; empty when absent (legacy dataplane).",
+				"dataplane_v2":             "True when datapath_provider is ADVANCED_DATAPATH.",
+				"skipped_checks":           "Issue IDs that need in-cluster (Kubernetes API) access and were not checked.",
+				"self_link":                "The cluster's Container API URL.",
+				"node_pools.upgrade_to":    "The pool's target in the cluster's upgrade plan; empty when it needs none or none offered clears it.",
+				"upgrade_control_plane_to": "The control plane's target: the lowest offered version that clears its version-decided findings (raised when a pool needs more); empty when none.",
+				"upgrade_clears":           "Findings the upgrade plan clears.",
+				"upgrade_steps":            "The plan's steps in order: the control plane one minor at a time, pools within the version skew.",
+				"upgrade_reason":           "Why the plan is partial or was not checked against offered versions; empty otherwise.",
 			},
 		},
 		{
@@ -100,6 +105,7 @@ func Tables() []Table {
 				"organization_id":     "The organization number, when the scope is an organization.",
 				"evidence.first_seen": "The first matching log entry in the window.",
 				"evidence.last_seen":  "The last matching log entry in the window.",
+				"upgrade_to":          "The one version offered to this cluster that clears every version-decided finding of this component (control plane or pool); empty when none is known.",
 			},
 		},
 		{
@@ -267,7 +273,7 @@ type View struct {
 // Views lists the report views, in creation order (later ones may use
 // earlier ones).
 func Views() []View {
-	names := []string{"complete_scans", "latest_scans", "latest_findings", "latest_clusters", "fleet_summary", "finding_history"}
+	names := []string{"complete_scans", "latest_scans", "latest_findings", "latest_clusters", "fleet_summary", "finding_history", "upgrade_plan"}
 	out := make([]View, 0, len(names))
 	for _, n := range names {
 		b, err := files.ReadFile("views/" + n + ".sql")

@@ -86,7 +86,7 @@ func TestTableShape(t *testing.T) {
 	// The finding contract of DESIGN.md, in order.
 	want := []string{"scan_id", "scanned_at", "finding_key", "organization_id", "project_id", "location", "cluster",
 		"cluster_id", "node_pool", "issue_id", "title", "severity", "status", "component", "version", "fixed_in",
-		"reason", "remediation", "docs_url", "catalog_version", "evidence"}
+		"reason", "remediation", "docs_url", "catalog_version", "evidence", "upgrade_to"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("findings columns (-contract +schema):\n%s", diff)
 	}
@@ -102,7 +102,7 @@ func hasPath(s bigquery.Schema, path []string) bool {
 
 func TestViews(t *testing.T) {
 	vs := Views()
-	if len(vs) != 6 {
+	if len(vs) != 7 {
 		t.Fatalf("views = %d", len(vs))
 	}
 	known := map[string]bool{}

@@ -58,6 +58,9 @@ func (b *scanBuild) cluster(c scanner.ClusterRecord) *scanBuild {
 	if c.SkippedChecks == nil {
 		c.SkippedChecks = []string{}
 	}
+	if c.UpgradeSteps == nil {
+		c.UpgradeSteps = []string{}
+	}
 	b.res.Clusters = append(b.res.Clusters, c)
 	return b
 }
@@ -584,4 +587,70 @@ func TestDuckDBShim(t *testing.T) {
 			t.Errorf("duckDBSQL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// upgradePlanRow is a row of the upgrade_plan view.
+type upgradePlanRow struct {
+	Scope                 string         `json:"scope"`
+	ScanID                string         `json:"scan_id"`
+	ProjectID             string         `json:"project_id"`
+	Location              string         `json:"location"`
+	Cluster               string         `json:"cluster"`
+	ClusterID             string         `json:"cluster_id"`
+	ReleaseChannel        string         `json:"release_channel"`
+	MasterVersion         string         `json:"master_version"`
+	NodeVersion           string         `json:"node_version"`
+	UpgradeControlPlaneTo string         `json:"upgrade_control_plane_to"`
+	NodePools             []scanner.Pool `json:"node_pools"`
+	UpgradeSteps          []string       `json:"upgrade_steps"`
+	UpgradeClears         int64          `json:"upgrade_clears"`
+	UpgradeReason         string         `json:"upgrade_reason"`
+	FindingsCleared       int64          `json:"findings_cleared"`
+	MostSevere            *string        `json:"most_severe"`
+}
+
+// upgrade_plan has one row per cluster of the latest complete scan with an
+// upgrade to make, once however often the scan was delivered: the plan, the
+// findings it clears and the most severe of them; a cluster whose findings
+// no offered version clears has its reason and no count; a cluster with
+// nothing to upgrade has no row.
+func TestUpgradePlanOnDuckDB(t *testing.T) {
+	db := openDuckDB(t)
+	payments := gkeCluster("prod-a", "us-central1", "payments", "1.27.8-gke.1067004", "ADVANCED_DATAPATH",
+		np("default-pool", "1.25.10-gke.2700"), np("spot", "1.28.3-gke.1090000"))
+	payments.UpgradeControlPlaneTo, payments.UpgradeClears = "1.28.3-gke.1090000", 3
+	payments.UpgradeSteps = []string{"control plane to 1.28.3-gke.1090000", "node pool default-pool to 1.28.3-gke.1090000"}
+	payments.NodePools[0].UpgradeTo = "1.28.3-gke.1090000"
+	stuck := gkeCluster("prod-a", "us-central1", "stuck", "1.27.8-gke.1067004", "ADVANCED_DATAPATH", np("default-pool", "1.27.8-gke.1067004"))
+	stuck.UpgradeReason = "No version offered in us-central1 clears every finding of the control plane."
+	quiet := gkeCluster("prod-b", "us-east1", "quiet", "1.35.1-gke.100", "", np("default-pool", "1.35.1-gke.100"))
+
+	tA := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	b := newScan("20260301T060000Z-a0a0a0", orgScope, tA).cluster(payments).cluster(stuck).cluster(quiet).
+		finding(payments, "", "DPV2-HAIRPIN-CONNTRACK-LEAK", "MEDIUM", scanner.Affected).
+		finding(payments, "", "DPV2-NETPOL-CONNTRACK-SELF", "HIGH", scanner.Affected).
+		finding(payments, "default-pool", "DPV2-IPAM-LEAK", "HIGH", scanner.Affected).
+		finding(stuck, "", "DPV2-NETPOL-CONNTRACK-SELF", "HIGH", scanner.Affected)
+	for i := range b.res.Findings {
+		if f := &b.res.Findings[i]; f.Cluster == "payments" {
+			f.UpgradeTo = "1.28.3-gke.1090000"
+		}
+	}
+	rows := b.rows(0, 1)
+	for range 2 { // delivered twice
+		insertAll(t, db, rows)
+	}
+	high := "HIGH"
+	wantPools := []scanner.Pool{{Name: "default-pool", Version: "1.25.10-gke.2700", ImageType: "COS_CONTAINERD", UpgradeTo: "1.28.3-gke.1090000"},
+		{Name: "spot", Version: "1.28.3-gke.1090000", ImageType: "COS_CONTAINERD"}}
+	want := []upgradePlanRow{
+		{Scope: orgScope, ScanID: "20260301T060000Z-a0a0a0", ProjectID: "prod-a", Location: "us-central1", Cluster: "payments",
+			ClusterID: payments.ID, ReleaseChannel: payments.ReleaseChannel, MasterVersion: "1.27.8-gke.1067004", NodeVersion: payments.NodeVersion,
+			UpgradeControlPlaneTo: "1.28.3-gke.1090000", NodePools: wantPools, UpgradeSteps: payments.UpgradeSteps,
+			UpgradeClears: 3, FindingsCleared: 3, MostSevere: &high},
+		{Scope: orgScope, ScanID: "20260301T060000Z-a0a0a0", ProjectID: "prod-a", Location: "us-central1", Cluster: "stuck",
+			ClusterID: stuck.ID, ReleaseChannel: stuck.ReleaseChannel, MasterVersion: "1.27.8-gke.1067004", NodeVersion: stuck.NodeVersion,
+			NodePools: stuck.NodePools, UpgradeSteps: []string{}, UpgradeReason: stuck.UpgradeReason},
+	}
+	checkView(t, db, "upgrade_plan", want, func(r upgradePlanRow) string { return r.Scope + "/" + r.Cluster })
 }

@@ -215,8 +215,8 @@ func TestWriteRowsValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"findings": 23, "clusters": 22, "scan_errors": 0, "scans": 1}
-	if diff := cmp.Diff(map[string]int{"findings": 23, "clusters": 22, "scans": 1}, st.Rows); diff != "" {
+	want := map[string]int{"findings": 74, "clusters": 22, "scan_errors": 0, "scans": 1}
+	if diff := cmp.Diff(map[string]int{"findings": 74, "clusters": 22, "scans": 1}, st.Rows); diff != "" {
 		t.Errorf("rows written (-want +got):\n%s", diff)
 	}
 	for table, n := range want {
@@ -268,8 +268,8 @@ func TestWriteTwiceSameKeys(t *testing.T) {
 	if len(ids) != 2*len(firstIDs) || !slices.Equal(ids[:len(firstIDs)], ids[len(firstIDs):]) {
 		t.Errorf("the second write's insert IDs differ from the first's")
 	}
-	if len(first) != 23 {
-		t.Errorf("distinct keys = %d, want 23", len(first))
+	if len(first) != 74 {
+		t.Errorf("distinct keys = %d, want 74", len(first))
 	}
 }
 
@@ -284,8 +284,8 @@ func TestWriteRetriesTransient(t *testing.T) {
 	if _, err := w.Write(t.Context(), rowsOf(demoScan(t), "")); err != nil {
 		t.Fatalf("Write after two 503s: %v", err)
 	}
-	if n := len(srv.Rows(project, dataset, schema.TableFindings)); n != 23 {
-		t.Errorf("findings stored = %d, want 23 exactly once", n)
+	if n := len(srv.Rows(project, dataset, schema.TableFindings)); n != 74 {
+		t.Errorf("findings stored = %d, want 74 exactly once", n)
 	}
 	// A 429 the client does not retry by itself (it retries 5xx and
 	// rateLimitExceeded): the writer does.
@@ -372,8 +372,8 @@ func TestNDJSONValidates(t *testing.T) {
 			}
 		}
 		f.Close()
-		if table == "findings" && n != 23 {
-			t.Errorf("findings lines = %d, want 23", n)
+		if table == "findings" && n != 74 {
+			t.Errorf("findings lines = %d, want 74", n)
 		}
 	}
 }

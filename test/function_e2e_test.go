@@ -57,7 +57,8 @@ func change(t *testing.T, f *fleetgen.Fleet, before []scanner.Finding) {
 			}
 			c.CurrentNodeVersion = "1.31.10-gke.2100" //lint:ignore SA1019 the fleet sets what the API reports
 			upgraded = true
-		case !added && len(fs) == 0 && c.GetNetworkConfig().GetDatapathProvider() == containerpb.DatapathProvider_ADVANCED_DATAPATH &&
+		case !added && !slices.ContainsFunc(fs, func(x scanner.Finding) bool { return x.IssueID != "GKE-END-OF-SUPPORT" }) && // only end of support
+			c.GetNetworkConfig().GetDatapathProvider() == containerpb.DatapathProvider_ADVANCED_DATAPATH &&
 			len(c.NodePools) > 0 && c.NodePools[0].GetConfig().GetImageType() == "COS_CONTAINERD":
 			c.NodePools[0].Version = "1.24.9-gke.3199"
 			added = true

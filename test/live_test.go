@@ -5,6 +5,7 @@ package test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -60,9 +61,18 @@ func scanFilesWith(t *testing.T, f *fleetgen.Fleet, ic scanner.InCluster) *scann
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The versions offered, as gcloud container get-server-config prints them.
+	dir := filepath.Join(t.TempDir(), "serverconfig")
+	if err := f.WriteServerConfigs(dir); err != nil {
+		t.Fatal(err)
+	}
+	offers, err := discovery.ServerConfigDir{Dir: dir}.Offers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := scanner.Scan(t.Context(), scanner.Options{
 		Catalog: embedded(t), Source: discovery.Files{Paths: []string{clusters}}, Evidence: evidence.Entries(entries),
-		InCluster: ic, ScanID: "e2e", Now: f.Now,
+		InCluster: ic, Offers: offers, ScanID: "e2e", Now: f.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +141,7 @@ func (l *live) scanWith(ctx context.Context, t testing.TB, f *fleetgen.Fleet, mo
 	return scanner.Scan(ctx, scanner.Options{
 		Catalog: embedded(t), Source: l.source(mode, scope),
 		Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, InCluster: ic,
-		ScanID: "e2e", Now: f.Now,
+		Offers: &discovery.ServerConfigs{Client: l.clusters, Policy: fast}, ScanID: "e2e", Now: f.Now,
 	})
 }
 

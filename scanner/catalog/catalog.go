@@ -109,6 +109,9 @@ type Issue struct {
 	Remediation string           `yaml:"remediation"`
 	DocsURL     string           `yaml:"docs_url"`
 	References  []string         `yaml:"references"`
+	// Support is the end-of-support schedule of the one issue that has it
+	// (GKE-END-OF-SUPPORT), decided by container_api.
+	Support *Support `yaml:"support"`
 
 	file string // the file it was read from, for messages
 }
@@ -294,7 +297,8 @@ func decodeAll(fsys fs.FS, dir string) ([]*Issue, map[*Issue][]byte, error) {
 // yamlFieldErr matches the yaml package's message for an unknown key.
 var yamlFieldErr = regexp.MustCompile(`^line (\d+): field (\S+) not found in type catalog\.(\w+)$`)
 
-var yamlSections = map[string]string{"Issue": "issue", "Conditions": "conditions", "Range": "affected range", "Symptom": "symptom"}
+var yamlSections = map[string]string{"Issue": "issue", "Conditions": "conditions", "Range": "affected range", "Symptom": "symptom",
+	"KubernetesCheck": "kubernetes", "Support": "support", "SupportMinor": "support.minors entry"}
 
 // Decode decodes one issue file strictly: unknown keys are errors. file is
 // the name used in messages and compared with the issue's ID by Validate.

@@ -123,7 +123,12 @@ func (is *Issue) Holds(s Subject) (Outcome, string) {
 // must hold and the version must be in an affected range below its fix.
 // A configuration that rules the issue out wins over an unparseable
 // version; otherwise anything undecidable is Undecided, never a pass.
+// An issue with a support block is NotAffected here: its end of support
+// depends on the scan's time (Support.EndOf).
 func (is *Issue) Evaluate(s Subject) Verdict {
+	if is.Support != nil {
+		return Verdict{}
+	}
 	cond, why := is.Holds(s)
 	if cond == NotAffected {
 		return Verdict{}

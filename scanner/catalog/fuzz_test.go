@@ -110,7 +110,7 @@ func checkLoaded(t *testing.T, c *Catalog, err error) {
 }
 
 var catalogCmp = []cmp.Option{
-	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}),
+	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}, SupportMinor{}),
 	cmp.Comparer(func(a, b *regexp.Regexp) bool {
 		if a == nil || b == nil {
 			return a == b

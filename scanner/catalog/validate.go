@@ -18,9 +18,17 @@ var idPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`)
 func Validate(issues []*Issue) error {
 	var errs []error
 	seen := map[string]string{}
+	support := "" // label of the first issue with a support block
 	for _, is := range issues {
 		for _, e := range is.validate() {
 			errs = append(errs, fmt.Errorf("%s: %s", is.label(), e))
+		}
+		if is.Support != nil {
+			if support != "" {
+				errs = append(errs, fmt.Errorf("%s: a support block is allowed in one issue only, and %s has one too", is.label(), support))
+			} else {
+				support = is.label()
+			}
 		}
 		if is.ID == "" {
 			continue
@@ -87,6 +95,10 @@ func (is *Issue) validate() []string {
 
 	switch is.DecidedBy {
 	case ContainerAPI:
+		if is.Support != nil {
+			p = append(p, is.validateSupport()...)
+			break
+		}
 		switch is.Compares {
 		case ControlPlane:
 			if is.Scope != ScopeCluster {
@@ -120,6 +132,10 @@ func (is *Issue) validate() []string {
 		}
 	default:
 		bad("decided_by %q is not container_api, kubernetes_api or cloud_logging", is.DecidedBy)
+	}
+	if is.DecidedBy != ContainerAPI && is.Support != nil {
+		bad("support is only for issues decided by container_api")
+		p = append(p, is.Support.validate()...)
 	}
 	if is.DecidedBy != KubernetesAPI && is.Kubernetes != nil {
 		bad("kubernetes is only for issues decided by kubernetes_api")
@@ -155,6 +171,33 @@ func (is *Issue) validate() []string {
 		}
 	}
 	return p
+}
+
+// validateSupport checks an end-of-support issue decided by container_api:
+// findings on the control plane and on each node pool (scope node_pool),
+// decided by the minor and the scan's time alone.
+func (is *Issue) validateSupport() []string {
+	var p []string
+	if is.Scope == ScopeCluster { // other values are reported as unknown scopes
+		p = append(p, "support needs scope node_pool (findings on the control plane and on each node pool), not cluster")
+	}
+	notWith := func(field string) {
+		p = append(p, field+" is not allowed with support: the end of support depends on the minor version alone")
+	}
+	if is.Compares != "" {
+		notWith("compares")
+	}
+	if len(is.Affected) > 0 {
+		notWith("affected")
+	}
+	if c := is.Conditions; c.DataplaneV2 != nil || c.Autopilot != nil || len(c.ImageFamilies) > 0 {
+		notWith("conditions")
+	}
+	// kubernetes is rejected for every issue not decided by kubernetes_api.
+	if is.Symptom != nil {
+		notWith("symptom")
+	}
+	return append(p, is.Support.validate()...)
 }
 
 // validateRanges parses every range in place and checks that they are in

@@ -146,4 +146,3 @@ func TestLoggingAgentLinesWithSymptom(t *testing.T) {
 		t.Errorf("%d agent and %d symptom observations, want 1 and some", agents, symptoms)
 	}
 }
-

@@ -38,6 +38,13 @@ explore: finding_history {
   description: "One row per finding and scope over every complete scan: first seen, last seen, scans seen and current status (RESOLVED once gone)."
 }
 
+# One upgrade per cluster of the latest complete scan that clears its
+# version-decided findings, with versions GKE offers it.
+explore: upgrade_plan {
+  label: "Upgrade plan"
+  description: "One row per cluster of each scope's latest complete scan with an upgrade to make: control plane and pool targets, steps in order, findings cleared and the most severe of them."
+}
+
 # Per scope, issue, severity and status in the latest complete scan: affected
 # clusters and node pools out of the clusters scanned.
 explore: fleet_summary {

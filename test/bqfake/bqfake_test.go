@@ -326,7 +326,7 @@ func TestPutStoresRowsAsTheClientEncodesThem(t *testing.T) {
 	if cl["dataplane_v2"] != true || cl["autopilot"] != false {
 		t.Errorf("booleans: %#v %#v", cl["dataplane_v2"], cl["autopilot"])
 	}
-	if !reflect.DeepEqual(cl["node_pools"], []any{map[string]any{"name": "pool-1", "version": "1.29.4-gke.1043002", "image_type": "COS_CONTAINERD"}}) {
+	if !reflect.DeepEqual(cl["node_pools"], []any{map[string]any{"name": "pool-1", "version": "1.29.4-gke.1043002", "image_type": "COS_CONTAINERD", "upgrade_to": ""}}) {
 		t.Errorf("node_pools = %#v", cl["node_pools"])
 	}
 	if _, present := cl["skipped_checks"]; present {

@@ -171,6 +171,12 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The versions offered per location, one GetServerConfig each.
+	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
 	var src scanner.Source
 	switch c.mode {
 	case discovery.ModeAssetInventory:
@@ -181,11 +187,6 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 		defer ac.Close()
 		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy}
 	case discovery.ModeContainerAPI:
-		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
-		if err != nil {
-			return err
-		}
-		defer cm.Close()
 		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
 		if err != nil {
 			return err
@@ -228,6 +229,7 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	start := time.Now()
 	res, err := scanner.Scan(ctx, scanner.Options{
 		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp}, InCluster: inCluster,
+		Offers: &discovery.ServerConfigs{Client: cm, Policy: gcpclient.DefaultPolicy},
 		ScanID: "bench", Now: fleet.Now,
 	})
 	wall := time.Since(start)

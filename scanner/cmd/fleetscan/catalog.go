@@ -70,6 +70,10 @@ func affectedText(is *catalog.Issue) string {
 	if is.DecidedBy != catalog.ContainerAPI {
 		return "-"
 	}
+	if is.Support != nil {
+		oldest, newest := is.Support.Range()
+		return fmt.Sprintf("end of support, schedule %s-%s", oldest, newest)
+	}
 	parts := make([]string, 0, len(is.Affected))
 	for _, r := range is.Affected {
 		if r.FixedIn != "" {

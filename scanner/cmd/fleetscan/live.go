@@ -43,14 +43,19 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 		closers = append(closers, c.Close)
 		dc.Asset = c
 	}
+	// The Container API gives the versions offered per location (one call
+	// each), and in container-api mode the clusters.
+	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+	if err != nil {
+		return fail("Container", err)
+	}
+	closers = append(closers, cm.Close)
+	if opt.Offers == nil {
+		opt.Offers = &discovery.ServerConfigs{Client: cm, Policy: policy}
+	}
 	switch o.discovery {
 	case discovery.ModeAssetInventory:
 	case discovery.ModeContainerAPI:
-		cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
-		if err != nil {
-			return fail("Container", err)
-		}
-		closers = append(closers, cm.Close)
 		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
 		if err != nil {
 			return fail("Resource Manager", err)

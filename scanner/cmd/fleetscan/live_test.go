@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,17 @@ func generate(t *testing.T, o fleetgen.Options) *fleetgen.Fleet {
 }
 
 // startFake serves fleet on the in-process GCP fakes until the test ends.
+// serverConfigs writes the versions the fleet's locations offer as
+// gcloud container get-server-config prints them, and returns the folder.
+func serverConfigs(t *testing.T, fleet *fleetgen.Fleet) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "serverconfig")
+	if err := fleet.WriteServerConfigs(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func startFake(t *testing.T, fleet *fleetgen.Fleet, opt gcpfake.Options) *gcpfake.Server {
 	t.Helper()
 	srv, err := gcpfake.Start(fleet, opt)
@@ -47,9 +59,12 @@ func TestLiveCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	common := []string{"--format", "ndjson", "--as-of", fleet.Now.Format(time.RFC3339), "--scan-id", "cli"}
-	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs}, common...)...)
+	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs, "--server-config", serverConfigs(t, fleet)}, common...)...)
 	if code != exitOK {
 		t.Fatalf("offline scan: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(offline, `"upgrade_to":"1.`) {
+		t.Fatal("no finding of the offline scan has an offered upgrade target")
 	}
 	org := strings.TrimPrefix(fleet.Org, "organizations/")
 	want := withOrg(t, offline, org)
@@ -57,7 +72,7 @@ func TestLiveCLI(t *testing.T) {
 	addr := srv.Addr()
 	t.Run("asset-inventory via flags", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, append([]string{"scan", "--organization", org,
-			"--api-endpoint", "asset=" + addr, "--api-endpoint", "logging=" + addr}, common...)...)
+			"--api-endpoint", "asset=" + addr, "--api-endpoint", "container=" + addr, "--api-endpoint", "logging=" + addr}, common...)...)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -80,7 +95,7 @@ func TestLiveCLI(t *testing.T) {
 	})
 	t.Run("no-logs", func(t *testing.T) {
 		srv.ResetCounters()
-		code, _, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--no-logs", "--api-endpoint", "asset=" + addr}, common...)...)
+		code, _, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--no-logs", "--api-endpoint", "asset=" + addr, "--api-endpoint", "container=" + addr}, common...)...)
 		if code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -153,10 +168,10 @@ func TestBigQueryCLI(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "fleetscan: wrote 27 finding(s), 22 cluster(s), 0 error(s) and the scan row to BigQuery my-proj.fleetscan in 3 request(s)\n") {
+	if !strings.Contains(stderr, "fleetscan: wrote 78 finding(s), 22 cluster(s), 0 error(s) and the scan row to BigQuery my-proj.fleetscan in 3 request(s)\n") {
 		t.Errorf("stderr = %s", stderr)
 	}
-	for table, want := range map[string]int{"findings": 27, "clusters": 22, "scans": 1} {
+	for table, want := range map[string]int{"findings": 78, "clusters": 22, "scans": 1} {
 		if got := len(srv.Rows("my-proj", "fleetscan", table)); got != want {
 			t.Errorf("%s rows = %d, want %d", table, got, want)
 		}
@@ -187,7 +202,8 @@ func TestLiveCLIKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	common := []string{"--format", "ndjson", "--as-of", fleet.Now.Format(time.RFC3339), "--scan-id", "cli"}
-	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs, "--kube-objects", dir + "/kube"}, common...)...)
+	code, offline, stderr := runCLI(t, append([]string{"scan", "--input", clusters, "--logs", logs, "--kube-objects", dir + "/kube",
+		"--server-config", serverConfigs(t, fleet)}, common...)...)
 	if code != exitOK {
 		t.Fatalf("offline scan: exit %d: %s", code, stderr)
 	}
@@ -197,7 +213,7 @@ func TestLiveCLIKubernetes(t *testing.T) {
 	org := strings.TrimPrefix(fleet.Org, "organizations/")
 	a := srv.Addr()
 	code, live, stderr := runCLI(t, append([]string{"scan", "--organization", org, "--kubernetes", "asset-inventory",
-		"--api-endpoint", "asset=" + a, "--api-endpoint", "logging=" + a}, common...)...)
+		"--api-endpoint", "asset=" + a, "--api-endpoint", "container=" + a, "--api-endpoint", "logging=" + a}, common...)...)
 	if code != exitOK {
 		t.Fatalf("live scan: exit %d: %s", code, stderr)
 	}
@@ -211,7 +227,7 @@ func TestLiveCLIKubernetes(t *testing.T) {
 	// Each cluster's API, with a token from Application Default Credentials.
 	issued := testkit.ADC(t, "ya29.cli")
 	code, live, stderr = runCLI(t, append([]string{"scan", "--organization", org, "--kubernetes", "api",
-		"--api-endpoint", "asset=" + a, "--api-endpoint", "logging=" + a}, common...)...)
+		"--api-endpoint", "asset=" + a, "--api-endpoint", "container=" + a, "--api-endpoint", "logging=" + a}, common...)...)
 	if code != exitOK {
 		t.Fatalf("live scan through the Kubernetes API: exit %d: %s", code, stderr)
 	}

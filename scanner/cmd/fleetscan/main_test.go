@@ -31,6 +31,7 @@ func demoArgs(extra ...string) []string {
 		"--logs", data + "demo/logs.json",
 		"--logs", data + "gcpdiag/gke1-logging-entries.json",
 		"--kube-objects", data + "demo/kube",
+		"--server-config", data + "demo/serverconfig",
 		"--as-of", "2026-11-27T12:00:00Z", "--scan-id", "demo",
 	}
 	return append(args, extra...)
@@ -80,7 +81,7 @@ func TestNDJSONFields(t *testing.T) {
 	_, stdout, _ := runCLI(t, demoArgs("--format", "ndjson")...)
 	want := []string{"catalog_version", "cluster", "cluster_id", "component", "docs_url", "evidence", "finding_key",
 		"fixed_in", "issue_id", "location", "node_pool", "organization_id", "project_id", "reason", "remediation",
-		"scan_id", "scanned_at", "severity", "status", "title", "version"}
+		"scan_id", "scanned_at", "severity", "status", "title", "upgrade_to", "version"}
 	wantEvidence := []string{"count", "first_seen", "last_seen", "nodes", "query", "sample", "source", "summary"}
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	lines := 0
@@ -103,8 +104,8 @@ func TestNDJSONFields(t *testing.T) {
 			}
 		}
 	}
-	if lines != 27 {
-		t.Errorf("findings = %d, want 27", lines)
+	if lines != 78 {
+		t.Errorf("findings = %d, want 78", lines)
 	}
 }
 
@@ -124,13 +125,13 @@ func TestScanJSONAndOutDir(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--format json is not JSON: %v", err)
 	}
-	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 27 {
-		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 27 findings", res.Summary)
+	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 78 {
+		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 78 findings", res.Summary)
 	}
-	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 27 finding(s): 3 OBSERVED, 21 AFFECTED, 3 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
+	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 78 finding(s): 3 OBSERVED, 71 AFFECTED, 4 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr = %q, want prefix %q", stderr, want)
 	}
-	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 27, "scan_errors": 0} {
+	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 78, "scan_errors": 0} {
 		b, err := os.ReadFile(filepath.Join(dir, table+".ndjson"))
 		if err != nil {
 			t.Fatal(err)
@@ -158,8 +159,8 @@ func TestFailOn(t *testing.T) {
 		wantErr  string
 	}{
 		{"CRITICAL", exitOK, ""},
-		{"high", exitFindings, "fleetscan: 9 finding(s) at or above HIGH (exit 3)\n"},
-		{"MEDIUM", exitFindings, "fleetscan: 25 finding(s) at or above MEDIUM (exit 3)\n"},
+		{"high", exitFindings, "fleetscan: 60 finding(s) at or above HIGH (exit 3)\n"},
+		{"MEDIUM", exitFindings, "fleetscan: 76 finding(s) at or above MEDIUM (exit 3)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.sev, func(t *testing.T) {
@@ -292,7 +293,7 @@ func TestCatalogCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, _ = runCLI(t, "catalog", "validate", good)
-	if code != exitOK || !strings.HasPrefix(stdout, good+": valid; with the built-in issues the catalog has 7 issues") {
+	if code != exitOK || !strings.HasPrefix(stdout, good+": valid; with the built-in issues the catalog has 8 issues") {
 		t.Errorf("validate good dir: exit %d, %q", code, stdout)
 	}
 

@@ -23,6 +23,7 @@ import (
 type scanOptions struct {
 	inputs, logs listFlag
 	kubeObjects  string
+	serverConfig string
 	kubernetes   string
 	format       string
 	outDir       string
@@ -45,6 +46,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	var o scanOptions
 	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... | --organization N | --folder N | --project ID [flags]")
 	fs.Var(&o.inputs, "input", "cluster `FILE`: gcloud container clusters list|describe --format=json, or a ListClustersResponse (repeatable)")
+	fs.StringVar(&o.serverConfig, "server-config", "", "choose upgrade targets among the versions GKE offers, from `DIR`/LOCATION.json (gcloud container get-server-config --location LOCATION --format=json); live scans ask the Container API")
 	fs.StringVar(&o.kubeObjects, "kube-objects", "", "decide the in-cluster checks from kubectl dumps in `DIR`: gke_PROJECT_LOCATION_CLUSTER.json per cluster (kubectl get daemonsets,services,networkpolicies,pods,deployments,statefulsets,replicasets,jobs,cronjobs -A -o json)")
 	fs.Var(&o.logs, "logs", "log `FILE`: gcloud logging read --format=json, or a ListLogEntries response (repeatable)")
 	fs.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json or ndjson (one finding per line)")
@@ -214,6 +216,13 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	}
 	if opt.ScanID == "" {
 		opt.ScanID = scanner.NewScanID(time.Now(), "")
+	}
+	if o.serverConfig != "" {
+		offers, err := discovery.ServerConfigDir{Dir: o.serverConfig}.Offers()
+		if err != nil {
+			return scanner.Options{}, "", fmt.Errorf("server config: %w", err)
+		}
+		opt.Offers = offers
 	}
 	if o.kubeObjects != "" {
 		d, err := kube.LoadDumps(o.kubeObjects)

@@ -33,8 +33,91 @@ func writeTable(w io.Writer, res *scanner.Result, cat *catalog.Catalog) error {
 	if len(res.Findings) == 0 {
 		ew.printf("\nNo findings: no scanned cluster or node pool is exposed to a known issue the catalog can decide.\n")
 	}
+	writePlan(ew, res)
 	writeSummary(ew, res)
 	return ew.err
+}
+
+// maxPlans bounds the clusters the table's upgrade plan lists.
+const maxPlans = 20
+
+// writePlan lists each cluster's one upgrade, the clusters that clear the
+// most severe findings first.
+func writePlan(ew *errWriter, res *scanner.Result) {
+	type entry struct {
+		rec  *scanner.ClusterRecord
+		rank int // the most severe finding it clears
+	}
+	rank := map[scanner.ClusterKey]int{}
+	for _, f := range res.Findings {
+		if f.UpgradeTo != "" {
+			k := scanner.ClusterKey{ProjectID: f.ProjectID, Location: f.Location, Name: f.Cluster}
+			rank[k] = max(rank[k], catalog.Severity(f.Severity).Rank()+1)
+		}
+	}
+	var plans []entry
+	for i := range res.Clusters {
+		c := &res.Clusters[i]
+		if c.UpgradeClears > 0 || c.UpgradeReason != "" {
+			plans = append(plans, entry{c, rank[c.Key()]})
+		}
+	}
+	if len(plans) == 0 {
+		return
+	}
+	slices.SortStableFunc(plans, func(a, b entry) int {
+		if a.rank != b.rank {
+			return b.rank - a.rank
+		}
+		return int(b.rec.UpgradeClears - a.rec.UpgradeClears)
+	})
+	ew.printf("\nUpgrade plan: %d cluster(s)\n", len(plans))
+	shared := plans[0].rec.UpgradeReason
+	for _, p := range plans {
+		if p.rec.UpgradeReason != shared {
+			shared = ""
+		}
+	}
+	if shared != "" {
+		ew.printf("  (%s)\n", strings.TrimSuffix(shared, "."))
+	}
+	for i, p := range plans {
+		if i == maxPlans {
+			ew.printf("  … and %d more: see --format json (clusters[].upgrade_*) or the upgrade_plan view\n", len(plans)-maxPlans)
+			break
+		}
+		c := p.rec
+		var parts []string
+		if c.UpgradeControlPlaneTo != "" {
+			parts = append(parts, "control plane → "+c.UpgradeControlPlaneTo)
+		}
+		byTarget := map[string][]string{}
+		var targets []string
+		for _, np := range c.NodePools {
+			if np.UpgradeTo != "" {
+				if byTarget[np.UpgradeTo] == nil {
+					targets = append(targets, np.UpgradeTo)
+				}
+				byTarget[np.UpgradeTo] = append(byTarget[np.UpgradeTo], np.Name)
+			}
+		}
+		for _, t := range targets {
+			parts = append(parts, "pool(s) "+strings.Join(byTarget[t], ", ")+" → "+t)
+		}
+		line := fmt.Sprintf("  %s/%s/%s: ", c.ProjectID, c.Location, c.Name)
+		if len(parts) > 0 {
+			line += strings.Join(parts, "; ") + fmt.Sprintf(" clears %d", c.UpgradeClears)
+		} else {
+			line += "no target known"
+		}
+		ew.printf("%s\n", line)
+		if len(c.UpgradeSteps) > 1 {
+			ew.printf("    steps: %s\n", strings.Join(c.UpgradeSteps, " → "))
+		}
+		if c.UpgradeReason != "" && shared == "" {
+			ew.printf("    ↳ %s\n", c.UpgradeReason)
+		}
+	}
 }
 
 func writeIssue(ew *errWriter, is *catalog.Issue, fs []scanner.Finding) {
@@ -45,10 +128,10 @@ func writeIssue(ew *errWriter, is *catalog.Issue, fs []scanner.Finding) {
 	})
 	ew.printf("\n%s  %s  %s (%s)\n", f0.Severity, f0.IssueID, f0.Title, countStatuses(fs))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  STATUS\tPROJECT\tLOCATION\tCLUSTER\tNODE POOL\tVERSION → FIX")
+	fmt.Fprintln(tw, "  STATUS\tPROJECT\tLOCATION\tCLUSTER\tNODE POOL\tVERSION → FIX\tUPGRADE TO")
 	var notes []string
 	for _, f := range fs {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", f.Status, f.ProjectID, f.Location, f.Cluster, dash(f.NodePool), versionToFix(is, f))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Status, f.ProjectID, f.Location, f.Cluster, dash(f.NodePool), versionToFix(is, f), dash(f.UpgradeTo))
 		switch f.Status {
 		case scanner.Unknown:
 			notes = append(notes, fmt.Sprintf("%s/%s: %s", f.Cluster, orCluster(f.NodePool), f.Reason))
@@ -79,6 +162,9 @@ func versionToFix(is *catalog.Issue, f scanner.Finding) string {
 	}
 	if f.FixedIn != "" {
 		return f.Version + " → " + f.FixedIn
+	}
+	if is != nil && is.Support != nil {
+		return f.Version + " → a supported minor"
 	}
 	v, err := catalog.ParseVersion(f.Version)
 	if err != nil || is == nil {

@@ -1,0 +1,638 @@
+package scanner
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// endOfSupport decides GKE-END-OF-SUPPORT for c's control plane and each
+// node pool as of now: the minor's end of standard support (of extended
+// support on the EXTENDED channel) past is HIGH, within the schedule's
+// warning days MEDIUM. A minor older than the schedule's oldest is past; a
+// newer one is not reported.
+func endOfSupport(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
+	is := cat.EndOfSupport()
+	if is == nil {
+		return nil
+	}
+	var out []Finding
+	add := func(component catalog.Component, pool, subject, version string) {
+		if f, ok := supportFinding(cat, is, c, component, pool, subject, version, now); ok {
+			out = append(out, f)
+		}
+	}
+	add(catalog.ControlPlane, "", "The control plane", c.MasterVersion)
+	for _, p := range c.NodePools {
+		add(catalog.NodePool, p.Name, "Node pool "+p.Name, p.Version)
+	}
+	return out
+}
+
+func supportFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, component catalog.Component, pool, subject, version string, now time.Time) (Finding, bool) {
+	f := newFinding(cat, is, c, pool)
+	f.Component, f.Version, f.Status = string(component), version, Affected
+	field := "currentMasterVersion=" + orUnset(version)
+	if pool != "" {
+		field = "nodePools[" + pool + "].version=" + orUnset(version)
+	}
+	f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: field, Count: 1, Nodes: []string{}}}
+	v, err := catalog.ParseVersion(version)
+	if err != nil {
+		f.Status = Unknown
+		f.Reason = subject + " runs version " + strconv.Quote(version) + ", which is not a GKE version, so its end of support cannot be decided."
+		return f, true
+	}
+	extended := c.ReleaseChannel == "EXTENDED"
+	kind := "standard"
+	if extended {
+		kind = "extended"
+	}
+	s := is.Support
+	end, listing := s.EndOf(v.MinorLine(), extended)
+	m := v.MinorLine().String()
+	// Extended support exists from 1.27; a minor the schedule gives no
+	// extended date for cannot be judged past on the EXTENDED channel.
+	noExtended := extended && listing == catalog.Listed && s.Lookup(v.MinorLine()).Extended().IsZero() &&
+		v.MinorLine().Compare(catalog.Minor{Major: 1, Minor: 27}) >= 0
+	switch {
+	case listing == catalog.NewerThanListed:
+		return Finding{}, false
+	case listing == catalog.OlderThanListed:
+		f.Reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
+	case noExtended && !now.Before(end):
+		f.Status = Unknown
+		f.Reason = fmt.Sprintf("%s runs %s on the EXTENDED channel: the end of standard support of GKE %s was %s and the catalog's release schedule gives no end of extended support for it, so whether it is still supported cannot be decided.",
+			subject, version, m, end.Format(time.DateOnly))
+	case noExtended:
+		return Finding{}, false // in standard support; its extended end is not known
+	case !now.Before(end):
+		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s was %s.", subject, version, kind, m, end.Format(time.DateOnly))
+	case end.Sub(now) <= s.Warn():
+		f.Severity = string(catalog.Medium)
+		days := int(end.Sub(now).Hours()/24) + 1
+		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, kind, m, end.Format(time.DateOnly), days)
+	default:
+		return Finding{}, false
+	}
+	f.Evidence[0].Summary += fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, kind, dateOr(end))
+	return f, true
+}
+
+func dateOr(t time.Time) string {
+	if t.IsZero() {
+		return "before the oldest listed"
+	}
+	return t.Format(time.DateOnly)
+}
+
+// decided reports whether f was decided from a version: the findings an
+// upgrade clears.
+func decided(cat *catalog.Catalog, f *Finding) bool {
+	is := cat.Issue(f.IssueID)
+	return is != nil && is.DecidedBy == catalog.ContainerAPI && f.Component != "" && f.Version != ""
+}
+
+// component is one upgradable part of a cluster: its control plane, a
+// node pool, or the nodes of a cluster without pools (pool "",
+// node_pool component).
+type component struct {
+	kind catalog.Component
+	pool string
+}
+
+func componentOf(f *Finding) component {
+	return component{catalog.Component(f.Component), f.NodePool}
+}
+
+// evaluate is what the catalog decides for c as of now, version-decided
+// findings only.
+func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
+	fs, _ := Match(cat, c)
+	fs = append(fs, endOfSupport(cat, c, now)...)
+	return slices.DeleteFunc(fs, func(f Finding) bool { return !decided(cat, &f) })
+}
+
+// clears reports whether c, with comp at version v, has no version-decided
+// finding on comp.
+func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string, now time.Time) bool {
+	k := memoKey(c, comp, v)
+	if r, ok := m[k]; ok {
+		return r
+	}
+	cc := withVersion(c, comp, v)
+	r := true
+	for _, f := range evaluate(cat, &cc, now) {
+		if componentOf(&f) == comp {
+			r = false
+			break
+		}
+	}
+	m[k] = r
+	return r
+}
+
+// memo holds a scan's answers of clears: a fleet's clusters share their
+// versions and configurations, so each answer is computed once.
+type memo map[string]bool
+
+// memoKey is what decides whether comp at version v has findings: the
+// version, and what the catalog's conditions read of the cluster and pool
+// (Dataplane V2, Autopilot, the release channel for end of support, the
+// pool's image type, and whether node issues fall back to the control
+// plane's version). It must grow with the conditions the catalog can state.
+func memoKey(c *Cluster, comp component, v string) string {
+	parts := []string{string(comp.kind), v, c.Datapath, strconv.FormatBool(c.Autopilot), c.ReleaseChannel}
+	switch {
+	case comp.kind == catalog.ControlPlane:
+		parts = append(parts, strconv.FormatBool(len(c.NodePools) == 0 && c.NodeVersion == ""))
+	case comp.pool == "":
+		parts = append(parts, "nodes")
+	default:
+		for _, p := range c.NodePools {
+			if p.Name == comp.pool {
+				parts = append(parts, "pool", p.ImageType)
+			}
+		}
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// withVersion is a copy of c with comp at version v.
+func withVersion(c *Cluster, comp component, v string) Cluster {
+	cc := *c
+	switch {
+	case comp.kind == catalog.ControlPlane:
+		cc.MasterVersion = v
+	case comp.pool == "":
+		cc.NodeVersion = v
+	default:
+		cc.NodePools = slices.Clone(c.NodePools)
+		for i := range cc.NodePools {
+			if cc.NodePools[i].Name == comp.pool {
+				cc.NodePools[i].Version = v
+			}
+		}
+	}
+	return cc
+}
+
+// candidates are the versions offered to c for kind, at or above from and
+// (when limit is set) at most limit, lowest first: its release channel's
+// valid versions when it is enrolled and the channel is offered, else the
+// valid master or node versions.
+func candidates(o Offered, c *Cluster, kind catalog.Component, from catalog.Version, limit *catalog.Version) []catalog.Version {
+	list := o.NodeVersions
+	if kind == catalog.ControlPlane {
+		list = o.MasterVersions
+	}
+	if vs, ok := o.Channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
+		list = vs
+	}
+	var out []catalog.Version
+	for _, s := range list {
+		v, err := catalog.ParseVersion(s)
+		if err != nil || v.Less(from) || limit != nil && limit.Less(v) {
+			continue
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, catalog.Version.Compare)
+	return slices.Compact(out)
+}
+
+// plan is one cluster's upgrade.
+type plan struct {
+	checked bool                 // chosen among offered versions: the targets clear what they say
+	targets map[component]string // "" when no offered version clears it
+	reason  string
+	steps   []string
+}
+
+// planUpgrades gives every cluster with version-decided findings the one
+// upgrade that clears them all: per component, the lowest version offered
+// to it under which the catalog's own evaluation finds nothing, pools never
+// above the control plane's target. offers nil (offline, no server
+// configs): the highest fixed_in of each component, not checked against
+// what GKE offers.
+func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offers Offers, now time.Time, failed func(ScanError)) {
+	byCluster := map[ClusterKey][]int{}
+	for i := range res.Findings {
+		if f := &res.Findings[i]; decided(cat, f) {
+			k := ClusterKey{f.ProjectID, f.Location, f.Cluster}
+			byCluster[k] = append(byCluster[k], i)
+		}
+	}
+	offered := map[string]*Offered{} // by location; nil: could not be read
+	m := memo{}
+	reasons := map[string]string{}
+	for i := range res.Clusters {
+		rec := &res.Clusters[i]
+		idx := byCluster[rec.Key()]
+		if len(idx) == 0 {
+			continue
+		}
+		var p plan
+		switch o, ok := offered[rec.Location]; {
+		case offers == nil:
+			p = fixedInPlan(cat, res.Findings, idx)
+			p.reason = "Not checked against the versions GKE offers (no server config): the highest fixed_in of each component."
+		case !ok:
+			var got Offered
+			var err error
+			var project string
+			// A project denied to the scan is not the location's only way in:
+			// what GKE offers in a location is the same for every project.
+			for _, project = range res.askFrom(rec.Location) {
+				if got, err = offers.Offered(ctx, project, rec.Location); err == nil || !denied(err) {
+					break
+				}
+			}
+			if err != nil {
+				failed(ScanError{Resource: "projects/" + project + "/locations/" + rec.Location, API: "container", Code: codeOf(err),
+					Message: "offered versions not read: " + err.Error()})
+				reasons[rec.Location] = "The versions offered in " + rec.Location + " could not be read (" + err.Error() + "): the highest fixed_in of each component, not checked against them."
+			} else {
+				o = &got
+			}
+			offered[rec.Location] = o
+			fallthrough
+		default:
+			if o == nil {
+				p = fixedInPlan(cat, res.Findings, idx)
+				p.reason = reasons[rec.Location]
+				break
+			}
+			p = offeredPlan(cat, &rec.Cluster, *o, res.Findings, idx, now, m)
+		}
+		res.applyPlan(rec, p, idx)
+	}
+}
+
+// askFrom lists the projects to ask a location's offered versions of, at
+// most three: those with a cluster there, then the scan's other projects,
+// each group with the projects that had no scan error first.
+func (res *Result) askFrom(location string) []string {
+	failed := map[string]bool{}
+	for _, e := range res.Errors {
+		failed[e.ProjectID] = true
+	}
+	var here, other []string
+	for _, c := range res.Clusters {
+		list := &other
+		if c.Location == location {
+			list = &here
+		}
+		if !slices.Contains(*list, c.ProjectID) {
+			*list = append(*list, c.ProjectID)
+		}
+	}
+	other = slices.DeleteFunc(other, func(p string) bool { return slices.Contains(here, p) })
+	byErrors := func(a, b string) int {
+		switch {
+		case failed[a] == failed[b]:
+			return strings.Compare(a, b)
+		case failed[a]:
+			return 1
+		}
+		return -1
+	}
+	slices.SortFunc(here, byErrors)
+	slices.SortFunc(other, byErrors)
+	out := append(here, other...)
+	return out[:min(len(out), 3)]
+}
+
+// denied reports whether an Offers error is about the project asked
+// (PERMISSION_DENIED, NOT_FOUND), so another project may answer.
+func denied(err error) bool {
+	c := codeOf(err)
+	return c == "PERMISSION_DENIED" || c == "NOT_FOUND"
+}
+
+// codeOf is the code an Offers error names (its Code method, as
+// discovery's errors have), else UNAVAILABLE.
+func codeOf(err error) string {
+	var c interface{ Code() string }
+	if errors.As(err, &c) {
+		return c.Code()
+	}
+	return "UNAVAILABLE"
+}
+
+// fixedInPlan targets, per component, the highest version its findings'
+// issues document as their fix: fixed_in, or the first fix on a later
+// minor when the finding's minor has none.
+func fixedInPlan(cat *catalog.Catalog, fs []Finding, idx []int) plan {
+	p := plan{targets: map[component]string{}}
+	for _, i := range idx {
+		f := &fs[i]
+		fix := f.FixedIn
+		if v, err := catalog.ParseVersion(f.Version); err == nil && fix == "" {
+			if is := cat.Issue(f.IssueID); is != nil && is.Support == nil {
+				_, _, fix = is.FixFor(v)
+			}
+		}
+		comp := componentOf(f)
+		if cur, ok := p.targets[comp]; !ok || higher(fix, cur) {
+			p.targets[comp] = fix
+		}
+	}
+	return p
+}
+
+// higher reports whether version a is above b ("" below everything).
+func higher(a, b string) bool {
+	va, errA := catalog.ParseVersion(a)
+	vb, errB := catalog.ParseVersion(b)
+	switch {
+	case errA != nil:
+		return false
+	case errB != nil:
+		return true
+	}
+	return vb.Less(va)
+}
+
+// offeredPlan chooses the targets among the offered versions.
+func offeredPlan(cat *catalog.Catalog, c *Cluster, o Offered, fs []Finding, idx []int, now time.Time, m memo) plan {
+	p := plan{checked: true, targets: map[component]string{}}
+	comps := map[component]bool{}
+	for _, i := range idx {
+		comps[componentOf(&fs[i])] = true
+	}
+	master, errM := catalog.ParseVersion(c.MasterVersion)
+	// The control plane's target: the lowest offered version that clears
+	// its own findings, raised when a pool needs more.
+	cpTarget, cpOK := master, errM == nil
+	cp := component{catalog.ControlPlane, ""}
+	if comps[cp] {
+		cpOK = false
+		if errM == nil {
+			for _, v := range candidates(o, c, catalog.ControlPlane, master, nil) {
+				if m.clears(cat, c, cp, v.String(), now) {
+					cpTarget, cpOK = v, true
+					break
+				}
+			}
+		}
+	}
+	pools := slices.SortedFunc(func(yield func(component) bool) {
+		for comp := range comps {
+			if comp.kind == catalog.NodePool && !yield(comp) {
+				return
+			}
+		}
+	}, func(a, b component) int { return strings.Compare(a.pool, b.pool) })
+	poolTarget := map[component]catalog.Version{}
+	var unclear []string
+	for range 3 { // a pool that needs a higher control plane raises it, then every pool is chosen again
+		raised := false
+		for _, comp := range pools {
+			cur, err := catalog.ParseVersion(poolVersion(c, comp))
+			if err != nil {
+				continue
+			}
+			var limit *catalog.Version
+			if cpOK {
+				limit = &cpTarget
+			}
+			found := false
+			for _, v := range candidates(o, c, catalog.NodePool, cur, nil) {
+				if !m.clears(cat, c, comp, v.String(), now) {
+					continue
+				}
+				if limit != nil && limit.Less(v) {
+					// Only above the control plane's target: raise it to the
+					// lowest offered version at or above v that still clears it.
+					for _, w := range candidates(o, c, catalog.ControlPlane, v, nil) {
+						if !comps[cp] || m.clears(cat, c, cp, w.String(), now) {
+							cpTarget, raised = w, true
+							break
+						}
+					}
+					if !raised {
+						continue
+					}
+				}
+				poolTarget[comp], found = v, true
+				break
+			}
+			if !found {
+				delete(poolTarget, comp)
+			}
+		}
+		if !raised {
+			break
+		}
+	}
+	if cpOK && comps[cp] || cpOK && cpTarget.Compare(master) != 0 {
+		p.targets[cp] = cpTarget.String()
+	} else if comps[cp] {
+		p.targets[cp] = ""
+		unclear = append(unclear, cmp.Or(blocking(cat, c, o, cp, now), "every finding")+" on the control plane")
+	}
+	for _, comp := range pools {
+		if v, ok := poolTarget[comp]; ok {
+			p.targets[comp] = v.String()
+		} else {
+			p.targets[comp] = ""
+			if b := blocking(cat, c, o, comp, now); b != "" {
+				unclear = append(unclear, b+" on "+poolName(comp))
+			} else {
+				unclear = append(unclear, poolName(comp)+" (only versions above every control-plane version offered clear it)")
+			}
+		}
+	}
+	if len(unclear) > 0 {
+		where := c.Location
+		if _, ok := o.Channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
+			where += " on the " + c.ReleaseChannel + " channel"
+		}
+		p.reason = "No version offered in " + where + " clears " + strings.Join(unclear, "; ") + "."
+	}
+	if errM == nil && cpOK {
+		p.steps = steps(o, c, master, cpTarget, poolTarget, pools)
+	}
+	return p
+}
+
+// blocking names the issues still found on comp at the newest version
+// offered to it (at its current version when none is offered above it), or
+// "" when that version would clear them.
+func blocking(cat *catalog.Catalog, c *Cluster, o Offered, comp component, now time.Time) string {
+	cur := c.MasterVersion
+	if comp.kind == catalog.NodePool {
+		cur = poolVersion(c, comp)
+	}
+	v := cur
+	if from, err := catalog.ParseVersion(cur); err == nil {
+		if vs := candidates(o, c, comp.kind, from, nil); len(vs) > 0 {
+			v = vs[len(vs)-1].String()
+		}
+	}
+	cc := withVersion(c, comp, v)
+	var ids []string
+	for _, f := range evaluate(cat, &cc, now) {
+		if componentOf(&f) == comp && !slices.Contains(ids, f.IssueID) {
+			ids = append(ids, f.IssueID)
+		}
+	}
+	return strings.Join(ids, ", ")
+}
+
+func poolVersion(c *Cluster, comp component) string {
+	if comp.pool == "" {
+		return c.NodeVersion
+	}
+	for _, p := range c.NodePools {
+		if p.Name == comp.pool {
+			return p.Version
+		}
+	}
+	return ""
+}
+
+func poolName(comp component) string {
+	if comp.pool == "" {
+		return "the nodes"
+	}
+	return "node pool " + comp.pool
+}
+
+// skew is how many minors older than the control plane nodes may be: three
+// from Kubernetes 1.28, two before.
+func skew(cp catalog.Minor) int {
+	if cp.Compare(catalog.Minor{Major: 1, Minor: 28}) >= 0 {
+		return 3
+	}
+	return 2
+}
+
+// steps orders the upgrade: the control plane one minor at a time (the
+// lowest offered version of each minor on the way), node pools upgraded to
+// the control plane's version first wherever the next minor would leave
+// them beyond the version skew, and the pools to their targets last.
+// Consecutive control-plane minors are one step: "control plane via 1.28,
+// 1.29 to 1.30.5-gke.100".
+func steps(o Offered, c *Cluster, from, to catalog.Version, poolTarget map[component]catalog.Version, pools []component) []string {
+	var out []string
+	var via []string // control-plane minors passed since the last pool step
+	cpTo := func(v string) {
+		if len(via) > 1 && len(out) > 0 && strings.HasPrefix(out[len(out)-1], "control plane ") {
+			out = out[:len(out)-1]
+		}
+		step := "control plane to " + v
+		if len(via) > 1 {
+			step = "control plane via " + strings.Join(via[:len(via)-1], ", ") + " to " + v
+		}
+		out = append(out, step)
+	}
+	cur := from
+	now := map[string]catalog.Version{} // every pool's version as the plan goes
+	var names []string
+	for _, p := range c.NodePools {
+		if v, err := catalog.ParseVersion(p.Version); err == nil {
+			now[p.Name] = v
+			names = append(names, p.Name)
+		}
+	}
+	for m := from.MinorLine(); m.Compare(to.MinorLine()) < 0; {
+		m = catalog.Minor{Major: m.Major, Minor: m.Minor + 1}
+		var lagging []string
+		for _, n := range names {
+			if now[n].MinorLine().Minor < m.Minor-skew(m) {
+				lagging = append(lagging, n)
+				now[n] = cur
+			}
+		}
+		if len(lagging) > 0 {
+			out = append(out, "node pools "+strings.Join(lagging, ", ")+" to "+cur.String()+" (version skew)")
+			via = nil
+		}
+		next := to
+		if m.Compare(to.MinorLine()) < 0 {
+			next = lowestIn(o, c, m)
+		}
+		if next.IsZero() {
+			next = catalog.Version{Major: m.Major, Minor: m.Minor} // none offered on the way: name the minor
+			via = append(via, m.String())
+			cpTo(m.String() + " (no version of it offered)")
+		} else {
+			via = append(via, m.String())
+			cpTo(next.String())
+		}
+		cur = next
+	}
+	if cur.Compare(to) < 0 {
+		via = append(via, to.MinorLine().String())
+		cpTo(to.String())
+	}
+	byTarget := map[catalog.Version][]string{}
+	var targets []catalog.Version
+	for _, comp := range pools {
+		if v, ok := poolTarget[comp]; ok {
+			if byTarget[v] == nil {
+				targets = append(targets, v)
+			}
+			byTarget[v] = append(byTarget[v], poolName(comp))
+		}
+	}
+	for _, v := range targets {
+		out = append(out, strings.Join(byTarget[v], ", ")+" to "+v.String())
+	}
+	return out
+}
+
+// lowestIn is the lowest version of minor m offered to c's control plane,
+// or the zero Version.
+func lowestIn(o Offered, c *Cluster, m catalog.Minor) catalog.Version {
+	vs := candidates(o, c, catalog.ControlPlane, catalog.Version{Major: m.Major, Minor: m.Minor}, nil)
+	if len(vs) > 0 && vs[0].MinorLine() == m {
+		return vs[0]
+	}
+	return catalog.Version{}
+}
+
+// applyPlan writes a plan to the cluster record and its findings.
+func (res *Result) applyPlan(rec *ClusterRecord, p plan, idx []int) {
+	cleared := 0
+	for _, i := range idx {
+		f := &res.Findings[i]
+		t := p.targets[componentOf(f)]
+		if f.IssueID == endOfSupportID && !p.checked {
+			t = "" // a fix version says nothing of a minor's support
+		}
+		f.UpgradeTo = t
+		if t != "" {
+			cleared++
+		}
+		if f.IssueID == endOfSupportID && p.checked {
+			f.FixedIn = t // an offered version on a supported minor
+		}
+	}
+	rec.UpgradeClears = int64(cleared)
+	rec.UpgradeReason = p.reason
+	rec.UpgradeSteps = nonNilSteps(p.steps)
+	rec.UpgradeControlPlaneTo = p.targets[component{catalog.ControlPlane, ""}]
+	for j := range rec.NodePools {
+		rec.NodePools[j].UpgradeTo = p.targets[component{catalog.NodePool, rec.NodePools[j].Name}]
+	}
+}
+
+// endOfSupportID is the issue ID of end-of-support findings (DESIGN.md).
+const endOfSupportID = "GKE-END-OF-SUPPORT"
+
+func nonNilSteps(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
