@@ -123,7 +123,7 @@ func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 // clears reports whether c, with comp at version v, has no version-decided
 // finding on comp.
 func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string, now time.Time) bool {
-	k := memoKey(c, comp, v)
+	k := keyOf(c, comp, v)
 	if r, ok := m[k]; ok {
 		return r
 	}
@@ -141,28 +141,36 @@ func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string,
 
 // memo holds a scan's answers of clears: a fleet's clusters share their
 // versions and configurations, so each answer is computed once.
-type memo map[string]bool
+type memo map[memoKey]bool
 
 // memoKey is what decides whether comp at version v has findings: the
 // version, and what the catalog's conditions read of the cluster and pool
 // (Dataplane V2, Autopilot, the release channel for end of support, the
 // pool's image type, and whether node issues fall back to the control
 // plane's version). It must grow with the conditions the catalog can state.
-func memoKey(c *Cluster, comp component, v string) string {
-	parts := []string{string(comp.kind), v, c.Datapath, strconv.FormatBool(c.Autopilot), c.ReleaseChannel}
+type memoKey struct {
+	kind                                catalog.Component
+	version, datapath, channel, subject string
+	autopilot                           bool
+}
+
+func keyOf(c *Cluster, comp component, v string) memoKey {
+	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot}
 	switch {
 	case comp.kind == catalog.ControlPlane:
-		parts = append(parts, strconv.FormatBool(len(c.NodePools) == 0 && c.NodeVersion == ""))
+		if len(c.NodePools) == 0 && c.NodeVersion == "" {
+			k.subject = "nodes on the control plane's version"
+		}
 	case comp.pool == "":
-		parts = append(parts, "nodes")
+		k.subject = "nodes"
 	default:
 		for _, p := range c.NodePools {
 			if p.Name == comp.pool {
-				parts = append(parts, "pool", p.ImageType)
+				k.subject = "pool " + p.ImageType
 			}
 		}
 	}
-	return strings.Join(parts, "\x00")
+	return k
 }
 
 // withVersion is a copy of c with comp at version v.
@@ -184,28 +192,57 @@ func withVersion(c *Cluster, comp component, v string) Cluster {
 	return cc
 }
 
+// offered is a location's Offered with its versions parsed, sorted lowest
+// first and without duplicates, once per scan.
+type offered struct {
+	master, node []catalog.Version
+	channels     map[string][]catalog.Version
+}
+
+func parseOffered(o Offered) *offered {
+	parse := func(list []string) []catalog.Version {
+		var out []catalog.Version
+		for _, s := range list {
+			if v, err := catalog.ParseVersion(s); err == nil {
+				out = append(out, v)
+			}
+		}
+		slices.SortFunc(out, catalog.Version.Compare)
+		return slices.Compact(out)
+	}
+	p := &offered{master: parse(o.MasterVersions), node: parse(o.NodeVersions), channels: map[string][]catalog.Version{}}
+	for ch, vs := range o.Channels {
+		p.channels[ch] = parse(vs)
+	}
+	return p
+}
+
 // candidates are the versions offered to c for kind, at or above from and
 // (when limit is set) at most limit, lowest first: its release channel's
 // valid versions when it is enrolled and the channel is offered, else the
-// valid master or node versions.
-func candidates(o Offered, c *Cluster, kind catalog.Component, from catalog.Version, limit *catalog.Version) []catalog.Version {
-	list := o.NodeVersions
+// valid master or node versions. The slice is shared: do not change it.
+func candidates(o *offered, c *Cluster, kind catalog.Component, from catalog.Version, limit *catalog.Version) []catalog.Version {
+	list := o.node
 	if kind == catalog.ControlPlane {
-		list = o.MasterVersions
+		list = o.master
 	}
-	if vs, ok := o.Channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
+	if vs, ok := o.channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
 		list = vs
 	}
-	var out []catalog.Version
-	for _, s := range list {
-		v, err := catalog.ParseVersion(s)
-		if err != nil || v.Less(from) || limit != nil && limit.Less(v) {
-			continue
-		}
-		out = append(out, v)
+	lo, _ := slices.BinarySearchFunc(list, from, catalog.Version.Compare)
+	hi := len(list)
+	if limit != nil {
+		hi, _ = slices.BinarySearchFunc(list, *limit, func(v, t catalog.Version) int {
+			if v.Compare(t) <= 0 {
+				return -1
+			}
+			return 1
+		})
 	}
-	slices.SortFunc(out, catalog.Version.Compare)
-	return slices.Compact(out)
+	if lo >= hi {
+		return nil
+	}
+	return list[lo:hi]
 }
 
 // plan is one cluster's upgrade.
@@ -230,7 +267,8 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 			byCluster[k] = append(byCluster[k], i)
 		}
 	}
-	offered := map[string]*Offered{} // by location; nil: could not be read
+	byLocation := map[string]*offered{} // nil: could not be read
+	ask := res.askFrom()
 	m := memo{}
 	reasons := map[string]string{}
 	for i := range res.Clusters {
@@ -240,7 +278,7 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 			continue
 		}
 		var p plan
-		switch o, ok := offered[rec.Location]; {
+		switch o, ok := byLocation[rec.Location]; {
 		case offers == nil:
 			p = fixedInPlan(cat, res.Findings, idx)
 			p.reason = "Not checked against the versions GKE offers (no server config): the highest fixed_in of each component."
@@ -250,7 +288,7 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 			var project string
 			// A project denied to the scan is not the location's only way in:
 			// what GKE offers in a location is the same for every project.
-			for _, project = range res.askFrom(rec.Location) {
+			for _, project = range ask(rec.Location) {
 				if got, err = offers.Offered(ctx, project, rec.Location); err == nil || !denied(err) {
 					break
 				}
@@ -260,9 +298,9 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 					Message: "offered versions not read: " + err.Error()})
 				reasons[rec.Location] = "The versions offered in " + rec.Location + " could not be read (" + err.Error() + "): the highest fixed_in of each component, not checked against them."
 			} else {
-				o = &got
+				o = parseOffered(got)
 			}
-			offered[rec.Location] = o
+			byLocation[rec.Location] = o
 			fallthrough
 		default:
 			if o == nil {
@@ -270,31 +308,30 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 				p.reason = reasons[rec.Location]
 				break
 			}
-			p = offeredPlan(cat, &rec.Cluster, *o, res.Findings, idx, now, m)
+			p = offeredPlan(cat, &rec.Cluster, o, res.Findings, idx, now, m)
 		}
 		res.applyPlan(rec, p, idx)
 	}
 }
 
-// askFrom lists the projects to ask a location's offered versions of, at
-// most three: those with a cluster there, then the scan's other projects,
-// each group with the projects that had no scan error first.
-func (res *Result) askFrom(location string) []string {
+// askFrom gives, per location, the projects to ask its offered versions
+// of, at most three: those with a cluster there, then the scan's other
+// projects, each group with the projects that had no scan error first.
+func (res *Result) askFrom() func(location string) []string {
 	failed := map[string]bool{}
 	for _, e := range res.Errors {
 		failed[e.ProjectID] = true
 	}
-	var here, other []string
+	byLocation := map[string][]string{}
+	var all []string
 	for _, c := range res.Clusters {
-		list := &other
-		if c.Location == location {
-			list = &here
+		if ps := byLocation[c.Location]; len(ps) == 0 || ps[len(ps)-1] != c.ProjectID { // records are sorted by project
+			byLocation[c.Location] = append(ps, c.ProjectID)
 		}
-		if !slices.Contains(*list, c.ProjectID) {
-			*list = append(*list, c.ProjectID)
+		if len(all) == 0 || all[len(all)-1] != c.ProjectID {
+			all = append(all, c.ProjectID)
 		}
 	}
-	other = slices.DeleteFunc(other, func(p string) bool { return slices.Contains(here, p) })
 	byErrors := func(a, b string) int {
 		switch {
 		case failed[a] == failed[b]:
@@ -304,10 +341,21 @@ func (res *Result) askFrom(location string) []string {
 		}
 		return -1
 	}
-	slices.SortFunc(here, byErrors)
-	slices.SortFunc(other, byErrors)
-	out := append(here, other...)
-	return out[:min(len(out), 3)]
+	slices.SortFunc(all, byErrors)
+	return func(location string) []string {
+		here := slices.Clone(byLocation[location])
+		slices.SortFunc(here, byErrors)
+		out := here[:min(len(here), 3)]
+		for _, p := range all {
+			if len(out) == 3 {
+				break
+			}
+			if !slices.Contains(here, p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
 }
 
 // denied reports whether an Offers error is about the project asked
@@ -362,7 +410,7 @@ func higher(a, b string) bool {
 }
 
 // offeredPlan chooses the targets among the offered versions.
-func offeredPlan(cat *catalog.Catalog, c *Cluster, o Offered, fs []Finding, idx []int, now time.Time, m memo) plan {
+func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx []int, now time.Time, m memo) plan {
 	p := plan{checked: true, targets: map[component]string{}}
 	comps := map[component]bool{}
 	for _, i := range idx {
@@ -453,7 +501,7 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o Offered, fs []Finding, idx 
 	}
 	if len(unclear) > 0 {
 		where := c.Location
-		if _, ok := o.Channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
+		if _, ok := o.channels[c.ReleaseChannel]; ok && c.ReleaseChannel != "" {
 			where += " on the " + c.ReleaseChannel + " channel"
 		}
 		p.reason = "No version offered in " + where + " clears " + strings.Join(unclear, "; ") + "."
@@ -467,7 +515,7 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o Offered, fs []Finding, idx 
 // blocking names the issues still found on comp at the newest version
 // offered to it (at its current version when none is offered above it), or
 // "" when that version would clear them.
-func blocking(cat *catalog.Catalog, c *Cluster, o Offered, comp component, now time.Time) string {
+func blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp component, now time.Time) string {
 	cur := c.MasterVersion
 	if comp.kind == catalog.NodePool {
 		cur = poolVersion(c, comp)
@@ -522,7 +570,7 @@ func skew(cp catalog.Minor) int {
 // them beyond the version skew, and the pools to their targets last.
 // Consecutive control-plane minors are one step: "control plane via 1.28,
 // 1.29 to 1.30.5-gke.100".
-func steps(o Offered, c *Cluster, from, to catalog.Version, poolTarget map[component]catalog.Version, pools []component) []string {
+func steps(o *offered, c *Cluster, from, to catalog.Version, poolTarget map[component]catalog.Version, pools []component) []string {
 	var out []string
 	var via []string // control-plane minors passed since the last pool step
 	cpTo := func(v string) {
@@ -593,7 +641,7 @@ func steps(o Offered, c *Cluster, from, to catalog.Version, poolTarget map[compo
 
 // lowestIn is the lowest version of minor m offered to c's control plane,
 // or the zero Version.
-func lowestIn(o Offered, c *Cluster, m catalog.Minor) catalog.Version {
+func lowestIn(o *offered, c *Cluster, m catalog.Minor) catalog.Version {
 	vs := candidates(o, c, catalog.ControlPlane, catalog.Version{Major: m.Major, Minor: m.Minor}, nil)
 	if len(vs) > 0 && vs[0].MinorLine() == m {
 		return vs[0]
