@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -315,7 +314,7 @@ func (a *Aggregator) agentObservations() []scanner.Observation {
 				FirstSeen: &f,
 				LastSeen:  &l,
 				Nodes:     nodeList,
-				Sample:    truncateSample(latest.sample),
+				Sample:    kube.Truncate(latest.sample, maxSample),
 				Query:     AgentFilter(k, a.since, a.until),
 			},
 		})
@@ -326,13 +325,3 @@ func (a *Aggregator) agentObservations() []scanner.Observation {
 // maxSample bounds the sample line of an agent's evidence.
 const maxSample = 500
 
-func truncateSample(s string) string {
-	if len(s) <= maxSample {
-		return s
-	}
-	cut := maxSample
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}

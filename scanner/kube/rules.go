@@ -705,11 +705,15 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func truncate(s string) string {
-	if len(s) <= maxSample {
+func truncate(s string) string { return Truncate(s, maxSample) }
+
+// Truncate cuts s to at most n bytes on a rune boundary, ending in "…"
+// when cut: a sample line that stays readable.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxSample
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

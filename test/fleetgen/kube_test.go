@@ -47,24 +47,7 @@ func TestKubeKeepsTheFleet(t *testing.T) {
 		t.Fatalf("Kube = %d clusters without Options.Kube, want nil", len(plain.Kube))
 	}
 	withKube, again := kubeFleet(t, opt), kubeFleet(t, opt)
-	if len(plain.Clusters) != len(withKube.Clusters) || len(plain.Events) != len(withKube.Events) {
-		t.Fatalf("%d clusters and %d events without Kube, %d and %d with it", len(plain.Clusters), len(plain.Events), len(withKube.Clusters), len(withKube.Events))
-	}
-	for i := range plain.Clusters {
-		if !proto.Equal(plain.Clusters[i], withKube.Clusters[i]) {
-			t.Fatalf("cluster %d differs with Options.Kube", i)
-		}
-	}
-	for i := range plain.Events {
-		if !proto.Equal(plain.Events[i], withKube.Events[i]) {
-			t.Fatalf("event %d differs with Options.Kube", i)
-		}
-	}
-	pj, _ := json.Marshal([]any{plain.Org, plain.Now, plain.Folders, plain.Projects})
-	kj, _ := json.Marshal([]any{withKube.Org, withKube.Now, withKube.Folders, withKube.Projects})
-	if !bytes.Equal(pj, kj) {
-		t.Fatal("folders or projects differ with Options.Kube")
-	}
+	sameFleet(t, plain, withKube, "Options.Kube")
 	plainFiles, kubeFiles := t.TempDir(), t.TempDir()
 	for dir, f := range map[string]*Fleet{plainFiles: plain, kubeFiles: withKube} {
 		if _, _, err := f.WriteFiles(dir); err != nil {
@@ -346,5 +329,29 @@ func TestKubeCheckOutcomes(t *testing.T) {
 		if forms[form] == 0 {
 			t.Errorf("no object has %s", form)
 		}
+	}
+}
+
+// sameFleet fails unless a and b have the same clusters, events, folders
+// and projects: what it says an option (what) leaves alone.
+func sameFleet(t *testing.T, a, b *Fleet, what string) {
+	t.Helper()
+	if len(a.Clusters) != len(b.Clusters) || len(a.Events) != len(b.Events) {
+		t.Fatalf("%d clusters and %d events without %s, %d and %d with it", len(a.Clusters), len(a.Events), what, len(b.Clusters), len(b.Events))
+	}
+	for i := range a.Clusters {
+		if !proto.Equal(a.Clusters[i], b.Clusters[i]) {
+			t.Fatalf("cluster %d differs with %s", i, what)
+		}
+	}
+	for i := range a.Events {
+		if !proto.Equal(a.Events[i], b.Events[i]) {
+			t.Fatalf("event %d differs with %s", i, what)
+		}
+	}
+	aj, _ := json.Marshal([]any{a.Org, a.Now, a.Folders, a.Projects})
+	bj, _ := json.Marshal([]any{b.Org, b.Now, b.Folders, b.Projects})
+	if !bytes.Equal(aj, bj) {
+		t.Fatalf("folders or projects differ with %s", what)
 	}
 }

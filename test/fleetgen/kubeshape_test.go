@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -170,24 +169,7 @@ func checkCluster(t *testing.T, key string, objs []KubeObject, f *Fleet) {
 // the padding is the same every time.
 func TestKubeShapeKeepsTheFleet(t *testing.T) {
 	plain, padded := plainAndTypical(t)
-	if len(plain.Clusters) != len(padded.Clusters) || len(plain.Events) != len(padded.Events) {
-		t.Fatalf("%d clusters and %d events without KubeShape, %d and %d with it", len(plain.Clusters), len(plain.Events), len(padded.Clusters), len(padded.Events))
-	}
-	for i := range plain.Clusters {
-		if !proto.Equal(plain.Clusters[i], padded.Clusters[i]) {
-			t.Fatalf("cluster %d differs with KubeShape", i)
-		}
-	}
-	for i := range plain.Events {
-		if !proto.Equal(plain.Events[i], padded.Events[i]) {
-			t.Fatalf("event %d differs with KubeShape", i)
-		}
-	}
-	pj, _ := json.Marshal([]any{plain.Org, plain.Now, plain.Folders, plain.Projects})
-	kj, _ := json.Marshal([]any{padded.Org, padded.Now, padded.Folders, padded.Projects})
-	if !bytes.Equal(pj, kj) {
-		t.Fatal("folders or projects differ with KubeShape")
-	}
+	sameFleet(t, plain, padded, "KubeShape")
 	if len(plain.Kube) != len(padded.Kube) {
 		t.Fatalf("Kube has %d clusters without KubeShape, %d with it", len(plain.Kube), len(padded.Kube))
 	}
