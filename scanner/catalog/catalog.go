@@ -205,30 +205,73 @@ func Embedded() (*Catalog, error) {
 	return Load(sub)
 }
 
-// LoadDir reads and validates a directory of issue files; with base, the
-// directory's issues are added to base's and replace those with the same ID.
+// LoadDir reads and validates a catalog folder (see LoadDirReport); with
+// base, the folder's issues are added to base's and replace those with the
+// same ID.
 func LoadDir(dir string, base *Catalog) (*Catalog, error) {
+	cat, _, err := LoadDirReport(dir, base)
+	return cat, err
+}
+
+// Report says what LoadDirReport read from a catalog folder.
+type Report struct {
+	// Files are the issue files read, as names in the folder, sorted.
+	Files []string
+	// Added are the IDs of the folder's issues that base does not have
+	// (all of them without base), sorted.
+	Added []string
+	// Replaced are the IDs of base's issues that the folder replaces, sorted.
+	Replaced []string
+}
+
+// LoadDirReport reads and validates a catalog folder, like LoadDir, and
+// reports which files it read and which issues they add or replace; the
+// Report is empty when there is an error.
+//
+// A catalog folder holds issue files, ISSUE-ID.yaml, each one YAML document
+// (an empty document after a trailing "---" is allowed). Hidden files and
+// folders (a name starting with "."), a README and a README.md are ignored;
+// every other file, and every subfolder, is an error, since the issues it
+// may hold would not be read.
+func LoadDirReport(dir string, base *Catalog) (*Catalog, Report, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("catalog directory: %w", err)
+		return nil, Report{}, fmt.Errorf("catalog directory: %w", err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("catalog directory: %s is not a directory", dir)
+		return nil, Report{}, fmt.Errorf("catalog directory: %s is not a directory", dir)
 	}
 	issues, raw, err := decodeAll(os.DirFS(dir), dir)
 	if err != nil {
-		return nil, err
+		return nil, Report{}, err
 	}
 	if len(issues) == 0 {
-		return nil, fmt.Errorf("catalog directory %s has no .yaml files", dir)
+		return nil, Report{}, fmt.Errorf("catalog directory %s has no .yaml files", dir)
+	}
+	var rep Report
+	for _, is := range issues {
+		rep.Files = append(rep.Files, path.Base(is.file))
+		if base != nil && base.Issue(is.ID) != nil {
+			rep.Replaced = append(rep.Replaced, is.ID)
+		} else {
+			rep.Added = append(rep.Added, is.ID)
+		}
 	}
 	if base != nil {
 		issues, raw = merge(base, issues, raw)
 	}
-	return build(issues, raw)
+	cat, err := build(issues, raw)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	slices.Sort(rep.Files)
+	slices.Sort(rep.Added)
+	slices.Sort(rep.Replaced)
+	return cat, rep, nil
 }
 
-// Load reads and validates every *.yaml file at the root of fsys.
+// Load reads and validates the issue files at the root of fsys, with the
+// rules of a catalog folder (see LoadDirReport).
 func Load(fsys fs.FS) (*Catalog, error) {
 	issues, raw, err := decodeAll(fsys, "")
 	if err != nil {
@@ -268,16 +311,25 @@ func build(issues []*Issue, raw map[*Issue][]byte) (*Catalog, error) {
 }
 
 // decodeAll decodes every .yaml file of fsys strictly and reports every
-// file's problems at once. dir only prefixes file names in messages.
+// file's problems at once, with those of the entries that are not issue
+// files. dir only prefixes file names in messages.
 func decodeAll(fsys fs.FS, dir string) ([]*Issue, map[*Issue][]byte, error) {
-	names, err := fs.Glob(fsys, "*.yaml")
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, nil, err
 	}
 	var issues []*Issue
 	raw := map[*Issue][]byte{}
 	var errs []error
-	for _, name := range names {
+	for _, e := range entries {
+		name := e.Name()
+		issue, problem := folderEntry(name, e.IsDir())
+		if problem != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", path.Join(dir, name), problem))
+		}
+		if !issue {
+			continue
+		}
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			errs = append(errs, err)
@@ -294,14 +346,36 @@ func decodeAll(fsys fs.FS, dir string) ([]*Issue, map[*Issue][]byte, error) {
 	return issues, raw, errors.Join(errs...)
 }
 
+// folderEntry says whether the entry name of a catalog folder is an issue
+// file (NAME.yaml), or why the folder must not hold it; an entry that is
+// neither is ignored: a hidden one (a name starting with "."), a README or a
+// README.md (in any case).
+func folderEntry(name string, isDir bool) (issue bool, problem string) {
+	ext := path.Ext(name)
+	switch {
+	case strings.HasPrefix(name, "."):
+		return false, ""
+	case isDir:
+		return false, "a subfolder: issue files in subfolders are not read; put every ISSUE-ID.yaml in the catalog folder itself"
+	case ext == ".yaml":
+		return true, ""
+	case strings.EqualFold(name, "README"), strings.EqualFold(name, "README.md"):
+		return false, ""
+	case strings.EqualFold(ext, ".yaml"), strings.EqualFold(ext, ".yml"):
+		return false, "not a .yaml file: rename it to " + strings.TrimSuffix(name, ext) + ".yaml"
+	}
+	return false, "not a .yaml file: the catalog folder holds only issue files (ISSUE-ID.yaml), besides a README or README.md and hidden files"
+}
+
 // yamlFieldErr matches the yaml package's message for an unknown key.
 var yamlFieldErr = regexp.MustCompile(`^line (\d+): field (\S+) not found in type catalog\.(\w+)$`)
 
 var yamlSections = map[string]string{"Issue": "issue", "Conditions": "conditions", "Range": "affected range", "Symptom": "symptom",
 	"KubernetesCheck": "kubernetes", "Support": "support", "SupportMinor": "support.minors entry"}
 
-// Decode decodes one issue file strictly: unknown keys are errors. file is
-// the name used in messages and compared with the issue's ID by Validate.
+// Decode decodes one issue file strictly: unknown keys are errors, and so is
+// a second YAML document with content (one issue per file). file is the name
+// used in messages and compared with the issue's ID by Validate.
 func Decode(file string, data []byte) (*Issue, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -321,8 +395,40 @@ func Decode(file string, data []byte) (*Issue, error) {
 			}
 			errs = append(errs, fmt.Errorf("%s: %s", file, e))
 		}
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(append(errs, nextDocument(file, dec))...)
+	}
+	if err := nextDocument(file, dec); err != nil {
+		return nil, err
 	}
 	is.file = file
 	return &is, nil
+}
+
+// nextDocument returns an error when dec, after the issue's document, has
+// another one with content. Empty documents (a trailing "---", maybe with
+// comments) hold nothing that would be lost, and are allowed.
+func nextDocument(file string, dec *yaml.Decoder) error {
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if !emptyDocument(&doc) {
+			return fmt.Errorf("%s: line %d: a second YAML document: one issue per file", file, doc.Line)
+		}
+	}
+}
+
+// emptyDocument reports whether doc has no content: an implicit null, not
+// written as "~", "null" or with a tag or an anchor.
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0 && n.Anchor == ""
 }

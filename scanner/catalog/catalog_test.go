@@ -59,7 +59,9 @@ func TestEmbeddedCatalog(t *testing.T) {
 }
 
 // Each directory of testdata/bad breaks one rule; want.txt is the exact
-// message (regenerate with go test -update after checking the change).
+// message (regenerate with go test -update after checking the change). The
+// case is loaded from a copy without its want.txt, which a catalog folder
+// must not hold.
 func TestBadCatalogs(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/bad/*")
 	if err != nil || len(dirs) == 0 {
@@ -67,11 +69,19 @@ func TestBadCatalogs(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			_, err := LoadDir(dir, nil)
+			tmp := t.TempDir()
+			if err := os.CopyFS(tmp, os.DirFS(dir)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(tmp, "want.txt")); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			_, err := LoadDir(tmp, nil)
 			if err == nil {
 				t.Fatalf("LoadDir(%s) succeeded, want an error", dir)
 			}
-			got := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+			got := strings.ReplaceAll(err.Error(), tmp+string(filepath.Separator), "")
+			got = strings.ReplaceAll(got, tmp, "DIR")
 			wantFile := filepath.Join(dir, "want.txt")
 			if *update {
 				if err := os.WriteFile(wantFile, []byte(got+"\n"), 0o644); err != nil {
@@ -115,6 +125,126 @@ func TestLoadDirOverridesAndAdds(t *testing.T) {
 	}
 	if cat.Version == base.Version {
 		t.Errorf("catalog version did not change with the override: %s", cat.Version)
+	}
+}
+
+// LoadDirReport lists the files read and the IDs they add and replace;
+// hidden entries and a README are ignored, and a trailing "---" is allowed.
+func TestLoadDirReport(t *testing.T) {
+	base, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "DPV2-IPAM-LEAK.yaml", readIssue(t, "DPV2-IPAM-LEAK")+"---\n# the end\n")
+	write(t, dir, "ACME-CUSTOM-CHECK.yaml", strings.Replace(readIssue(t, "DPV2-NETPOL-ENDPORT"), "id: DPV2-NETPOL-ENDPORT", "id: ACME-CUSTOM-CHECK", 1))
+	write(t, dir, "ACME-OTHER-CHECK.yaml", strings.Replace(readIssue(t, "DPV2-NETPOL-ENDPORT"), "id: DPV2-NETPOL-ENDPORT", "id: ACME-OTHER-CHECK", 1))
+	write(t, dir, "GKE-END-OF-SUPPORT.yaml", "---\n"+readIssue(t, "GKE-END-OF-SUPPORT")+"---\n---\n")
+	write(t, dir, "README", "Our own issues.\n")
+	write(t, dir, ".gitkeep", "")
+	write(t, dir, ".DRAFT-ISSUE.yaml", "not: an issue\n")
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, ".git"), "config", "[core]\n")
+
+	cat, rep, err := LoadDirReport(dir, base)
+	if err != nil {
+		t.Fatalf("LoadDirReport: %v", err)
+	}
+	want := Report{
+		Files:    []string{"ACME-CUSTOM-CHECK.yaml", "ACME-OTHER-CHECK.yaml", "DPV2-IPAM-LEAK.yaml", "GKE-END-OF-SUPPORT.yaml"},
+		Added:    []string{"ACME-CUSTOM-CHECK", "ACME-OTHER-CHECK"},
+		Replaced: []string{"DPV2-IPAM-LEAK", "GKE-END-OF-SUPPORT"},
+	}
+	if diff := cmp.Diff(want, rep); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if got := len(cat.Issues); got != len(base.Issues)+2 {
+		t.Errorf("issues = %d, want %d", got, len(base.Issues)+2)
+	}
+
+	_, rep, err = LoadDirReport(dir, nil)
+	if err != nil {
+		t.Fatalf("LoadDirReport without base: %v", err)
+	}
+	want = Report{Files: want.Files, Added: []string{"ACME-CUSTOM-CHECK", "ACME-OTHER-CHECK", "DPV2-IPAM-LEAK", "GKE-END-OF-SUPPORT"}}
+	if diff := cmp.Diff(want, rep); diff != "" {
+		t.Errorf("report without base (-want +got):\n%s", diff)
+	}
+
+	write(t, dir, "notes.txt", "")
+	cat, rep, err = LoadDirReport(dir, base)
+	if err == nil || cat != nil || !cmp.Equal(rep, Report{}) {
+		t.Errorf("LoadDirReport with notes.txt = %v, %+v, %v; want nil, an empty report and an error", cat, rep, err)
+	}
+}
+
+// The entries of a catalog folder: issue files, ignored ones and the rest.
+func TestFolderEntry(t *testing.T) {
+	const other = "not a .yaml file: the catalog folder holds only issue files (ISSUE-ID.yaml), besides a README or README.md and hidden files"
+	const subfolder = "a subfolder: issue files in subfolders are not read; put every ISSUE-ID.yaml in the catalog folder itself"
+	for _, tc := range []struct {
+		name    string
+		dir     bool
+		issue   bool
+		problem string
+	}{
+		{"ACME-CHECK.yaml", false, true, ""},
+		{"acme_check.yaml", false, true, ""}, // Validate reports the ID
+		{"README", false, false, ""},
+		{"README.md", false, false, ""},
+		{"Readme.MD", false, false, ""},
+		{".gitkeep", false, false, ""},
+		{".ACME-CHECK.yaml", false, false, ""},
+		{".git", true, false, ""},
+		{"ACME-CHECK.yml", false, false, "not a .yaml file: rename it to ACME-CHECK.yaml"},
+		{"ACME-CHECK.YML", false, false, "not a .yaml file: rename it to ACME-CHECK.yaml"},
+		{"ACME-CHECK.YAML", false, false, "not a .yaml file: rename it to ACME-CHECK.yaml"},
+		{"ACME-CHECK.yaml~", false, false, other},
+		{"ACME-CHECK", false, false, other},
+		{"README.txt", false, false, other},
+		{"notes.txt", false, false, other},
+		{"team-a", true, false, subfolder},
+		{"ACME-CHECK.yaml", true, false, subfolder},
+		{"README", true, false, subfolder},
+	} {
+		issue, problem := folderEntry(tc.name, tc.dir)
+		if issue != tc.issue || problem != tc.problem {
+			t.Errorf("folderEntry(%q, dir %v) = %v, %q; want %v, %q", tc.name, tc.dir, issue, problem, tc.issue, tc.problem)
+		}
+	}
+}
+
+// A file holds one YAML document; empty documents after it are allowed.
+func TestDecodeDocuments(t *testing.T) {
+	issue := "id: TEST-ISSUE\ntitle: A test issue\n"
+	for _, tc := range []struct{ data, want string }{
+		{issue, ""},
+		{"---\n" + issue, ""},
+		{issue + "---\n", ""},
+		{issue + "--- # end\n", ""},
+		{issue + "---\n# end\n\n", ""},
+		{issue + "---\n---\n", ""},
+		{issue + "...\n", ""},
+		{issue + "---\n" + issue, "X.yaml: line 3: a second YAML document: one issue per file"},
+		{issue + "---\n---\n# next\n" + issue, "X.yaml: line 4: a second YAML document: one issue per file"},
+		{"---\n---\n" + issue, "X.yaml: line 2: a second YAML document: one issue per file"},
+		{issue + "--- []\n", "X.yaml: line 3: a second YAML document: one issue per file"},
+		{issue + "---\n~\n", "X.yaml: line 3: a second YAML document: one issue per file"},
+		{issue + "--- &a\n", "X.yaml: line 3: a second YAML document: one issue per file"},
+		{issue + "---\n[\n", "X.yaml: line 4: did not find expected node content"},
+		{"idd: TEST-ISSUE\n---\n" + issue, "X.yaml: line 1: unknown field \"idd\" in issue\nX.yaml: line 2: a second YAML document: one issue per file"},
+		{"[\n---\n" + issue, "X.yaml: line 1: did not find expected node content"},
+	} {
+		_, err := Decode("X.yaml", []byte(tc.data))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("Decode(%q) error:\n%s\nwant:\n%s", tc.data, got, tc.want)
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ type Subject struct {
 	Datapath  string // networkConfig.datapathProvider; "" when absent (legacy)
 	Autopilot bool
 	ImageType string // node image type; "" when not reported
+	// NoNetworkConfig: the cluster object has no networkConfig at all (a
+	// dump trimmed by --format="json(…)"), so its dataplane is not known.
+	NoNetworkConfig bool
 }
 
 // dataplaneV2 decides whether a datapathProvider value is Dataplane V2;
@@ -91,6 +94,8 @@ func (is *Issue) Holds(s Subject) (Outcome, string) {
 	if c.DataplaneV2 != nil {
 		dpv2, known := dataplaneV2(s.Datapath)
 		switch {
+		case s.NoNetworkConfig:
+			undecided = "has no networkConfig in the input (a trimmed dump?), so whether it runs Dataplane V2 is not known"
 		case !known:
 			undecided = fmt.Sprintf("reports networkConfig.datapathProvider %q, which fleetscan does not know", s.Datapath)
 		case dpv2 != *c.DataplaneV2:

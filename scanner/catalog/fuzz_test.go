@@ -49,6 +49,8 @@ func FuzzLoadCatalog(f *testing.F) {
 	seed("TEST-ISSUE", []byte("id: TEST-ISSUE\n"))
 	seed("TEST-ISSUE", []byte("[1, 2]\n"))
 	seed("TEST-ISSUE", []byte("a: &a [*a]\n"))
+	seed("TEST-ISSUE", []byte("id: TEST-ISSUE\n---\nid: TEST-ISSUE\n"))
+	seed("TEST-ISSUE", []byte("idd: TEST-ISSUE\n---\n# end\n---\n[\n"))
 
 	// The embedded catalog the CLI adds --catalog DIR to, read once: LoadDir
 	// only validates its issues again, which changes nothing.
