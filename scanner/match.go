@@ -32,7 +32,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 		}
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
-			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot}
+			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot, NoNetworkConfig: c.NoNetworkConfig}
 			out, why := is.Holds(s)
 			if out == catalog.NotAffected {
 				continue
@@ -151,7 +151,8 @@ type target struct {
 }
 
 func appendVerdict(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster, t target) []Finding {
-	v := is.Evaluate(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image})
+	v := is.Evaluate(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image,
+		NoNetworkConfig: c.NoNetworkConfig})
 	if v.Outcome == catalog.NotAffected {
 		return findings
 	}

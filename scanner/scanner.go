@@ -28,6 +28,9 @@ type Cluster struct {
 	// Access is how to reach the cluster's Kubernetes API, for the
 	// in-cluster checks through it. Not a column or JSON field.
 	Access Access `json:"-" bigquery:"-"`
+	// NoNetworkConfig: the input has no networkConfig at all (a trimmed
+	// dump), so the Dataplane V2 issues are UNKNOWN, not passed.
+	NoNetworkConfig bool `json:"-" bigquery:"-"`
 }
 
 // Access is where a cluster's Kubernetes API answers and how to trust it.

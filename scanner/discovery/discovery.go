@@ -1,9 +1,9 @@
 // Package discovery finds the GKE clusters that a scan covers: from gcloud
-// JSON files (Files), Cloud Asset Inventory (AssetInventory) or the
-// Container API (ContainerAPI); Live picks the live one of a mode. Every
-// source reads the Container API v1 Cluster resource with protojson
-// semantics and reduces it to a scanner.Cluster in FromProto, so all
-// sources agree field by field.
+// and Cloud Asset Inventory JSON files (Files), Cloud Asset Inventory
+// (AssetInventory) or the Container API (ContainerAPI); Live picks the live
+// one of a mode. Every source reads the Container API v1 Cluster resource
+// with protojson semantics and reduces it to a scanner.Cluster in
+// FromProto, so all sources agree field by field.
 package discovery
 
 import (
@@ -64,6 +64,7 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 			Endpoint: pc.GetEndpoint(),
 			CACert:   pc.GetMasterAuth().GetClusterCaCertificate(),
 		},
+		NoNetworkConfig: pc.GetNetworkConfig() == nil,
 	}
 	if dns := pc.GetControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns.GetAllowExternalTraffic() {
 		c.Access.DNSEndpoint = dns.GetEndpoint()
@@ -95,42 +96,6 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 
 var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 
-// ParseClusters decodes a Container API cluster dump in any of the forms
-// gcloud and the API produce: a JSON array of clusters (gcloud container
-// clusters list --format=json), a ListClustersResponse ({"clusters":[…]}),
-// or one cluster object (describe). Unknown fields are ignored. name is
-// used in messages.
-func ParseClusters(name string, data []byte) ([]scanner.Cluster, error) {
-	const shape = "wrong shape: want a JSON array of clusters, {\"clusters\": [...]} or one cluster object with a \"name\""
-	raws, obj, err := scanner.SplitList(name, data, "clusters", "clusters")
-	switch {
-	case errors.Is(err, scanner.ErrListShape):
-		return nil, fmt.Errorf("%s: %s", name, shape)
-	case err != nil:
-		return nil, err
-	case obj != nil && isEmptyResponse(obj):
-		return []scanner.Cluster{}, nil // the API omits "clusters" when a project has none
-	case obj != nil && obj["name"] != nil:
-		raws = []json.RawMessage{bytes.TrimSpace(data)}
-	case obj != nil:
-		return nil, fmt.Errorf("%s: %s", name, shape)
-	}
-	out := make([]scanner.Cluster, 0, len(raws))
-	var errs []error
-	for i, raw := range raws {
-		c, err := ParseCluster(raw, "")
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: cluster %d: %v", name, i, err))
-			continue
-		}
-		out = append(out, c)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // protoMessage is a protojson error's text made stable: protobuf-go varies
 // the space after "proto:" on purpose so that callers do not match on it.
 func protoMessage(err error) string {
@@ -139,28 +104,23 @@ func protoMessage(err error) string {
 	return strings.Replace(msg, "(line 1:", "(column ", 1)
 }
 
-// isEmptyResponse reports whether an object is a ListClustersResponse
-// without clusters: {} or one with only missingZones.
-func isEmptyResponse(probe map[string]json.RawMessage) bool {
-	for k := range probe {
-		if k != "missingZones" {
-			return false
-		}
-	}
-	return true
-}
-
 // ParseCluster decodes one Container API cluster in REST JSON (a file's,
 // or Cloud Asset Inventory's resource.data) with protojson semantics.
-// protojson drops enum names it does not know; for datapathProvider, which
-// decides Dataplane V2, such a name is kept so that it reads as unknown
-// instead of as the legacy dataplane.
+// projectID may be empty, and is then taken from selfLink.
 func ParseCluster(raw []byte, projectID string) (scanner.Cluster, error) {
 	var pc containerpb.Cluster
 	if err := unmarshal.Unmarshal(raw, &pc); err != nil {
 		return scanner.Cluster{}, fmt.Errorf("not a Container API cluster: %s", protoMessage(err))
 	}
-	c, err := FromProto(&pc, projectID)
+	return reduce(&pc, raw, projectID)
+}
+
+// reduce is FromProto for a cluster decoded from raw. protojson drops enum
+// names it does not know; for datapathProvider, which decides Dataplane
+// V2, such a name is kept so that it reads as unknown instead of as the
+// legacy dataplane.
+func reduce(pc *containerpb.Cluster, raw []byte, projectID string) (scanner.Cluster, error) {
+	c, err := FromProto(pc, projectID)
 	if err != nil {
 		return scanner.Cluster{}, err
 	}
@@ -179,35 +139,58 @@ func ParseCluster(raw []byte, projectID string) (scanner.Cluster, error) {
 	return c, nil
 }
 
-// Files is a cluster source that reads gcloud/API JSON dumps.
+// Files is a cluster source that reads gcloud/API JSON dumps and Cloud
+// Asset Inventory files (ParseClusters).
 type Files struct {
 	Paths []string
+	// Read, when set, reads a path instead of os.ReadFile, and returns the
+	// name that messages give the file: the CLI reads "-" as stdin.
+	Read func(path string) (name string, data []byte, err error)
+}
+
+func (f Files) read(path string) (string, []byte, error) {
+	if f.Read != nil {
+		return f.Read(path)
+	}
+	data, err := os.ReadFile(path)
+	return path, data, err
 }
 
 // Discover reads every file; any problem in any file stops the scan with
 // every problem listed, so that no cluster is silently left out. The files
-// are the whole scope.
+// are the whole scope. A cluster found twice with the same data is handed
+// on twice (the scan counts the copy); with different data, it is an
+// error naming both places: which one is right is for the user to say.
 func (f Files) Discover(ctx context.Context, found func(scanner.Cluster), _ func(scanner.ScanError)) (scanner.Coverage, error) {
 	if err := ctx.Err(); err != nil {
 		return scanner.Coverage{}, err
 	}
 	var all []scanner.Cluster
 	var errs []error
+	first := map[scanner.ClusterKey]located{}
 	for _, p := range f.Paths {
 		if err := ctx.Err(); err != nil {
 			return scanner.Coverage{}, err
 		}
-		data, err := os.ReadFile(p)
+		name, data, err := f.read(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster input: %w", err))
 			continue
 		}
-		cs, err := ParseClusters(p, data)
+		cs, err := parseFile(name, data)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		all = append(all, cs...)
+		for _, c := range cs {
+			k := c.Key()
+			if prev, ok := first[k]; !ok {
+				first[k] = c
+			} else if d := clusterDiff(prev.Cluster, c.Cluster); d != "" {
+				errs = append(errs, fmt.Errorf("cluster %s is in %s and %s with different data (%s): keep one", k, prev.at, c.at, d))
+			}
+			all = append(all, c.Cluster)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return scanner.Coverage{}, err

@@ -21,11 +21,12 @@ import (
 // gcpdiag is the directory of the real gcloud/API dumps.
 const gcpdiag = "../../testdata/gcpdiag/"
 
-// noAccess leaves Cluster.Access out of comparisons; TestAccess checks it.
-var noAccess = cmpopts.IgnoreFields(scanner.Cluster{}, "Access")
+// noAccess leaves Cluster.Access and NoNetworkConfig out of comparisons;
+// TestAccess and TestNoNetworkConfig check them.
+var noAccess = cmpopts.IgnoreFields(scanner.Cluster{}, "Access", "NoNetworkConfig")
 
 // wrongShape is ParseClusters' message for JSON that is no cluster dump.
-const wrongShape = `: wrong shape: want a JSON array of clusters, {"clusters": [...]} or one cluster object with a "name"`
+const wrongShape = `: wrong shape: want GKE clusters or their Cloud Asset Inventory assets: a JSON array, {"clusters": [...]}, {"assets": [...]}, one object, or NDJSON (one object per line)`
 
 // readFile reads a fixture or fails the test.
 func readFile(t *testing.T, path string) []byte {
@@ -392,44 +393,44 @@ func TestParseClustersErrors(t *testing.T) {
 	}{
 		{name: "empty file", in: "", want: "in.json: file is empty"},
 		{name: "only whitespace", in: " \n\t\n", want: "in.json: file is empty"},
-		{name: "truncated object", in: `{"clusters": [`, want: "in.json: invalid JSON: unexpected end of JSON input at byte 14"},
-		{name: "truncated array", in: `[{"name": "c"`, want: "in.json: invalid JSON: unexpected end of JSON input at byte 13"},
-		{name: "bad token in array", in: `[{"name": "c",}]`, want: `in.json: invalid JSON: invalid character '}' looking for beginning of object key string at byte 15`},
-		{name: "trailing garbage", in: `{"name": "c"} x`, want: "in.json: invalid JSON: invalid character 'x' after top-level value at byte 15"},
-		{name: "invalid scalar", in: `nope`, want: "in.json: invalid JSON: invalid character 'o' in literal null (expecting 'u') at byte 2"},
+		{name: "truncated object", in: `{"clusters": [`, want: "in.json:1:15: invalid JSON: unexpected end of JSON input"},
+		{name: "truncated array", in: `[{"name": "c"`, want: "in.json:1:14: invalid JSON: unexpected end of JSON input"},
+		{name: "bad token in array", in: `[{"name": "c",}]`, want: `in.json:1:15: invalid JSON: invalid character '}' looking for beginning of object key string`},
+		{name: "trailing garbage", in: `{"name": "c"} x`, want: "in.json:1:15: invalid JSON: invalid character 'x' after top-level value"},
+		{name: "invalid scalar", in: `nope`, want: "in.json:1:2: invalid JSON: invalid character 'o' in literal null (expecting 'u')"},
 		{name: "object without clusters or name", in: `{"items": []}`, want: "in.json" + wrongShape},
 		{name: "number", in: `42`, want: "in.json" + wrongShape},
 		{name: "string", in: `"clusters"`, want: "in.json" + wrongShape},
 		{name: "null", in: `null`, want: "in.json" + wrongShape},
-		{name: "clusters is an object", in: `{"clusters": {"name": "c"}}`, want: `in.json: "clusters" is not an array of clusters`},
-		{name: "clusters is a number", in: `{"clusters": 3}`, want: `in.json: "clusters" is not an array of clusters`},
-		{name: "cluster without name", in: `[{` + link + `}]`, want: "in.json: cluster 0: cluster has no name"},
-		{name: "cluster with empty name", in: `{"name": "", ` + link + `}`, want: "in.json: cluster 0: cluster has no name"},
+		{name: "clusters is an object", in: `{"clusters": {"name": "c"}}`, want: `in.json:1:14: "clusters" is not an array of clusters`},
+		{name: "clusters is a number", in: `{"clusters": 3}`, want: `in.json:1:14: "clusters" is not an array of clusters`},
+		{name: "cluster without name", in: `[{` + link + `}]`, want: "in.json:1:2: cluster has no name"},
+		{name: "cluster with empty name", in: `{"name": "", ` + link + `}`, want: "in.json:1:1: cluster has no name"},
 		{
 			name: "cluster without selfLink",
 			in:   `[{"name": "c", "location": "l"}]`,
-			want: `in.json: cluster 0: cluster c: no project ID: selfLink "" is not .../projects/P/locations/L/clusters/N`,
+			want: `in.json:1:2: cluster c: no project ID: selfLink "" is not .../projects/P/locations/L/clusters/N`,
 		},
 		{
 			name: "cluster with a selfLink without project",
 			in:   `{"clusters": [{"name": "ok", ` + link + `}, {"name": "c", "selfLink": "https://container.googleapis.com/v1/clusters/c"}]}`,
-			want: `in.json: cluster 1: cluster c: no project ID: selfLink "https://container.googleapis.com/v1/clusters/c" is not .../projects/P/locations/L/clusters/N`,
+			want: `in.json:1:116: cluster c: no project ID: selfLink "https://container.googleapis.com/v1/clusters/c" is not .../projects/P/locations/L/clusters/N`,
 		},
-		{name: "name of the wrong type", in: `{"name": 5, ` + link + `}`, want: "in.json: cluster 0: not a Container API cluster: (column 10): invalid value for string field name: 5"},
-		{name: "bool of the wrong type", in: `[{"name": "c", "autopilot": {"enabled": "yes"}}]`, want: `in.json: cluster 0: not a Container API cluster: (column 40): invalid value for bool field enabled: "yes"`},
-		{name: "nodePools not an array", in: `[{"name": "c", "nodePools": {}}]`, want: "in.json: cluster 0: not a Container API cluster: syntax error (column 28): unexpected token {"},
-		{name: "cluster that is not an object", in: `[1]`, want: "in.json: cluster 0: not a Container API cluster: syntax error (column 1): unexpected token 1"},
+		{name: "name of the wrong type", in: `{"name": 5, ` + link + `}`, want: "in.json:1:10: not a Container API cluster: invalid value for string field name: 5"},
+		{name: "bool of the wrong type", in: `[{"name": "c", "autopilot": {"enabled": "yes"}}]`, want: `in.json:1:41: not a Container API cluster: invalid value for bool field enabled: "yes"`},
+		{name: "nodePools not an array", in: `[{"name": "c", "nodePools": {}}]`, want: "in.json:1:29: not a Container API cluster: unexpected token {"},
+		{name: "cluster that is not an object", in: `[1]`, want: "in.json:1:2: not a Container API cluster: unexpected token 1"},
 		{
-			// Positions are relative to the cluster's own JSON, not the file.
+			// Positions are the file's, not the cluster's own JSON's.
 			name: "wrong type in a multi-line cluster",
 			in:   "{\"clusters\": [\n{\"name\": \"ok\", " + link + "},\n{\n  \"name\": \"c\",\n  \"status\": true\n}\n]}",
-			want: "in.json: cluster 1: not a Container API cluster: (line 3:13): invalid value for enum field status: true",
+			want: "in.json:5:13: not a Container API cluster: invalid value for enum field status: true",
 		},
 		{
 			name: "every bad cluster is reported",
 			in:   `[{` + link + `}, {"name": "ok", ` + link + `}, {"name": "c"}]`,
-			want: "in.json: cluster 0: cluster has no name\n" +
-				`in.json: cluster 2: cluster c: no project ID: selfLink "" is not .../projects/P/locations/L/clusters/N`,
+			want: "in.json:1:2: cluster has no name\n" +
+				`in.json:1:190: cluster c: no project ID: selfLink "" is not .../projects/P/locations/L/clusters/N`,
 		},
 	}
 	for _, tc := range tests {
@@ -602,6 +603,43 @@ func TestAccess(t *testing.T) {
 		}
 		if a := got[0].Access; a.DNSEndpoint != tc.want || a.Endpoint != "10.0.0.2" {
 			t.Errorf("allowExternalTraffic %t: access = %+v, want DNS endpoint %q", tc.external, a, tc.want)
+		}
+	}
+}
+
+// A cluster object without networkConfig (a dump trimmed by
+// --format="json(…)") says so, and its Dataplane V2 issues are UNKNOWN,
+// naming the field, never a pass; a legacy cluster's networkConfig
+// without datapathProvider is the legacy dataplane.
+func TestNoNetworkConfig(t *testing.T) {
+	trimmed := `{"name":"c","selfLink":"https://container.googleapis.com/v1/projects/p/locations/l/clusters/c","currentMasterVersion":"1.27.1-gke.1"}`
+	legacy := `{"name":"d","selfLink":"https://container.googleapis.com/v1/projects/p/locations/l/clusters/d","currentMasterVersion":"1.27.1-gke.1","networkConfig":{"network":"n"}}`
+	got, err := ParseClusters("in.json", []byte("["+trimmed+","+legacy+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got[0].NoNetworkConfig || got[1].NoNetworkConfig {
+		t.Fatalf("NoNetworkConfig = %t, %t; want true for the trimmed cluster only", got[0].NoNetworkConfig, got[1].NoNetworkConfig)
+	}
+	cat := testkit.Catalog(t)
+	fs, _ := scanner.Match(cat, &got[0])
+	var ids []string
+	for _, f := range fs {
+		if f.IssueID == "DPV2-NETPOL-CONNTRACK-SELF" || f.IssueID == "DPV2-HAIRPIN-CONNTRACK-LEAK" {
+			ids = append(ids, f.IssueID)
+			if f.Status != scanner.Unknown || !strings.Contains(f.Reason, "has no networkConfig in the input") {
+				t.Errorf("%s: %s %q, want UNKNOWN naming networkConfig", f.IssueID, f.Status, f.Reason)
+			}
+		}
+	}
+	if len(ids) != 2 {
+		t.Errorf("trimmed cluster's Dataplane V2 control-plane findings = %v, want both UNKNOWN", ids)
+	}
+	if fs, _ := scanner.Match(cat, &got[1]); len(fs) != 0 {
+		for _, f := range fs {
+			if strings.HasPrefix(f.IssueID, "DPV2-") {
+				t.Errorf("legacy cluster has %s", f.IssueID)
+			}
 		}
 	}
 }

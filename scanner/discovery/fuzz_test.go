@@ -3,6 +3,7 @@ package discovery
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,13 +11,23 @@ import (
 
 // FuzzParseClusters: ParseClusters never panics, returns an error or
 // clusters (never both, never neither), every cluster it returns has a name
-// and a project ID, and the same input always gives the same result.
+// and a project ID, every line of an error starts with the file's name
+// (FILE: or FILE:LINE:COL:), and the same input always gives the same
+// result. The seeds hold every form: clusters, assets, NDJSON of both, and
+// files of other kinds.
 func FuzzParseClusters(f *testing.F) {
 	files, err := filepath.Glob("../../testdata/gcpdiag/*-container-clusters.json")
 	if err != nil || len(files) == 0 {
 		f.Fatalf("no gcpdiag cluster files: %v", err)
 	}
-	for _, p := range append(files, "../../testdata/demo/fleet.json") {
+	more, err := filepath.Glob("../../testdata/cli/*")
+	if err != nil || len(more) == 0 {
+		f.Fatalf("no testdata/cli files: %v", err)
+	}
+	files = append(files, more...)
+	files = append(files, "../../testdata/demo/fleet.json", "../../testdata/forseti/cai-cluster-asset.ndjson",
+		"../../testdata/demo/logs.json", "../../testdata/serverconfig/gcpdiag/europe-west4.json")
+	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -39,6 +50,18 @@ func FuzzParseClusters(f *testing.F) {
 		`not json`,
 		``,
 		`[{"name":"c1","selfLink":"` + selfLink + `"},`,
+		`{"name":"c1","selfLink":"` + selfLink + `"}` + "\n" + `{"name":"c2","selfLink":"` + selfLink + `"}` + "\n",
+		`{"name":"//container.googleapis.com/projects/p/locations/l/clusters/c","assetType":"container.googleapis.com/Cluster","resource":{"data":{"name":"c"}}}`,
+		`{"name":"//container.googleapis.com/v1/projects/p/zones/l-a/clusters/c","asset_type":"container.googleapis.com/Cluster","resource":{"data":{"name":"c","status":"RUNNING"}}}` + "\n" +
+			`{"name":"//compute.googleapis.com/projects/p/zones/l-a/instances/i","asset_type":"compute.googleapis.com/Instance","resource":{"data":{"name":"i"}}}`,
+		`{"assets":[{"name":"//container.googleapis.com/projects/p/locations/l/clusters/c","assetType":"container.googleapis.com/Cluster"}],"readTime":"2026-01-01T00:00:00Z"}`,
+		`{"assets":[],"readTime":"2026-01-01T00:00:00Z"}`,
+		`[{"name":"//x","assetType":"container.googleapis.com/Cluster","resource":{"data":{"name":"c"}}}]`,
+		`{"entries":[{"insertId":"a","timestamp":"2026-01-01T00:00:00Z"}]}`,
+		`{"apiVersion":"v1","kind":"List","items":[]}`,
+		`{"validMasterVersions":["1.30.1-gke.1"]}`,
+		"[\n{\"name\":\"c1\",\n\"description\":\"caf\u00e9\",\"status\":true}]",
+		"{\"name\":\"c1\"}\n{\"name\":",
 	} {
 		f.Add([]byte(s))
 	}
@@ -47,6 +70,11 @@ func FuzzParseClusters(f *testing.F) {
 		if err != nil {
 			if got != nil {
 				t.Fatalf("ParseClusters returned %d clusters and error %v", len(got), err)
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "fuzz.json:") {
+					t.Fatalf("error line %q does not start with the file name", line)
+				}
 			}
 		} else {
 			if got == nil {

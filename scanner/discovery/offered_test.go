@@ -154,9 +154,9 @@ func TestParseServerConfigErrors(t *testing.T) {
 	const none = "in.json: no versions: validMasterVersions, validNodeVersions and every channel's validVersions are empty or missing"
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty file", "", "in.json: file is empty"},
-		{"truncated", "{\n  \"validMasterVersions\": [\n    \"1.29.3-gke.1093000\",\n", "in.json: invalid JSON: unexpected end of JSON input at byte 54"},
-		{"bad token", `{"validMasterVersions": ["1.29.3-gke.1093000",]}`, "in.json: invalid JSON: invalid character ']' looking for beginning of value at byte 47"},
-		{"trailing garbage", `{"validMasterVersions": ["1.29.3-gke.1093000"]} x`, "in.json: invalid JSON: invalid character 'x' after top-level value at byte 49"},
+		{"truncated", "{\n  \"validMasterVersions\": [\n    \"1.29.3-gke.1093000\",\n", "in.json:3:26: invalid JSON: unexpected end of JSON input"},
+		{"bad token", `{"validMasterVersions": ["1.29.3-gke.1093000",]}`, "in.json:1:47: invalid JSON: invalid character ']' looking for beginning of value"},
+		{"trailing garbage", `{"validMasterVersions": ["1.29.3-gke.1093000"]} x`, "in.json:1:49: invalid JSON: invalid character 'x' after top-level value"},
 		{"array", `[{"validMasterVersions": ["1.29.3-gke.1093000"]}]`, shape},
 		{"string", `"1.29.3-gke.1093000"`, shape},
 		{"null", `null`, shape},
@@ -193,7 +193,7 @@ func TestServerConfigDirErrors(t *testing.T) {
 		want  string            // %[1]s is the directory
 	}{
 		{"malformed JSON", map[string]string{"us-central1.json": ok, "us-east1.json": "{\n  \"validMasterVersions\": [\"1.31.5-gke.1233000\"\n}\n"},
-			"%[1]s/us-east1.json: invalid JSON: invalid character '}' after array element at byte 50"},
+			"%[1]s/us-east1.json:3:1: invalid JSON: invalid character '}' after array element"},
 		{"wrong type", map[string]string{"us-east1-b.json": `{"validMasterVersions": {}}`},
 			"%[1]s/us-east1-b.json: not a Container API server config: syntax error (column 25): unexpected token {"},
 		{"no versions", map[string]string{"us-east1.json": `{"defaultImageType": "COS_CONTAINERD"}`},

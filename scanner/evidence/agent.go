@@ -324,4 +324,3 @@ func (a *Aggregator) agentObservations() []scanner.Observation {
 
 // maxSample bounds the sample line of an agent's evidence.
 const maxSample = 500
-

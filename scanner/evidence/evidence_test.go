@@ -271,16 +271,16 @@ func TestParseEntriesErrors(t *testing.T) {
 	}{
 		{name: "empty file", in: "", want: "logs.json: file is empty"},
 		{name: "only whitespace", in: "\n \t", want: "logs.json: file is empty"},
-		{name: "truncated array", in: `[{"insertId": "a"`, want: "logs.json: invalid JSON: unexpected end of JSON input at byte 17"},
-		{name: "truncated object", in: `{"entries": [`, want: "logs.json: invalid JSON: unexpected end of JSON input at byte 13"},
-		{name: "bad token", in: `[{"insertId" "a"}]`, want: "logs.json: invalid JSON: invalid character '\"' after object key at byte 14"},
-		{name: "invalid scalar", in: `tru`, want: "logs.json: invalid JSON: invalid character ' ' in literal true (expecting 'e') at byte 3"},
+		{name: "truncated array", in: `[{"insertId": "a"`, want: "logs.json:1:18: invalid JSON: unexpected end of JSON input"},
+		{name: "truncated object", in: `{"entries": [`, want: "logs.json:1:14: invalid JSON: unexpected end of JSON input"},
+		{name: "bad token", in: `[{"insertId" "a"}]`, want: "logs.json:1:14: invalid JSON: invalid character '\"' after object key"},
+		{name: "invalid scalar", in: `tru`, want: "logs.json:1:4: invalid JSON: unexpected end of JSON input"},
 		{name: "wrong shape object", in: `{"items": []}`, want: shape},
 		{name: "number", in: `7`, want: shape},
 		{name: "string", in: `"entries"`, want: shape},
 		{name: "null", in: `null`, want: shape},
-		{name: "entries is an object", in: `{"entries": {"insertId": "a"}}`, want: `logs.json: "entries" is not an array of log entries`},
-		{name: "entries is a string", in: `{"entries": "x"}`, want: `logs.json: "entries" is not an array of log entries`},
+		{name: "entries is an object", in: `{"entries": {"insertId": "a"}}`, want: `logs.json:1:13: "entries" is not an array of log entries`},
+		{name: "entries is a string", in: `{"entries": "x"}`, want: `logs.json:1:13: "entries" is not an array of log entries`},
 		{name: "entry is a number", in: `[1]`, want: "logs.json: entry 0: not a log entry: json: cannot unmarshal number into Go value of type evidence.logEntry"},
 		{name: "entry is a string", in: `{"entries": ["x"]}`, want: "logs.json: entry 0: not a log entry: json: cannot unmarshal string into Go value of type evidence.logEntry"},
 		{
@@ -310,6 +310,38 @@ func TestParseEntriesErrors(t *testing.T) {
 	}
 }
 
+// A file that another flag takes gets one line naming that flag, whatever
+// its size: real dumps of each kind.
+func TestParseEntriesWrongFile(t *testing.T) {
+	const clusters = ": this looks like GKE clusters (gcloud container clusters list output): pass it with --input, not --logs"
+	for _, tc := range []struct{ file, want string }{
+		{"gcpdiag/gke1-container-clusters.json", clusters}, // ListClustersResponse
+		{"gcpdiag/gke2-container-clusters.json", clusters}, // gcloud container clusters list
+		{"gcpdiag/gke3-container-clusters.json", clusters}, // describe
+		{"demo/fleet.json", clusters},
+		{"cli/asset-list.json", ": this looks like GKE cluster assets (gcloud asset list or export output): pass it with --input, not --logs"},
+		{"cli/asset-export.ndjson", ": this looks like GKE cluster assets (gcloud asset list or export output): pass it with --input, not --logs"},
+		{"forseti/cai-cluster-asset.ndjson", ": this looks like GKE cluster assets (gcloud asset list or export output): pass it with --input, not --logs"},
+		{"cli/clusters.ndjson", clusters},
+		{"demo/kube/gke_acme-data-dev_us-central1_data-etl.json", ": this looks like a kubectl dump: pass its folder with --kube-objects, not --logs"},
+		{"serverconfig/gcpdiag/europe-west4.json", ": this looks like a GKE server config (gcloud container get-server-config output): pass its folder with --server-config, not --logs"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(testdata + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseEntries(tc.file, data)
+			if errText(err) != tc.file+tc.want {
+				t.Errorf("ParseEntries(%s) error = %q, want %q", tc.file, errText(err), tc.file+tc.want)
+			}
+			if got != nil {
+				t.Errorf("ParseEntries(%s) = %d entries, want none", tc.file, len(got))
+			}
+		})
+	}
+}
+
 func TestReadFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.json")
@@ -332,7 +364,7 @@ func TestReadFiles(t *testing.T) {
 			name:    "missing and bad files are both reported",
 			paths:   []string{missing, good, bad},
 			want:    []Entry{podEventEntry},
-			wantErr: "log input: open " + missing + ": no such file or directory\n" + bad + `: "entries" is not an array of log entries`,
+			wantErr: "log input: open " + missing + ": no such file or directory\n" + bad + `:1:13: "entries" is not an array of log entries`,
 		},
 	}
 	for _, tc := range tests {

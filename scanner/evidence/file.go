@@ -40,18 +40,32 @@ type logEntry struct {
 
 // ParseEntries decodes a log dump: a JSON array of LogEntry (gcloud logging
 // read --format=json) or a ListLogEntries response ({"entries": […]}).
-// name is used in messages.
+// name is used in messages. A file that another flag takes (clusters, a
+// kubectl dump, a server config) gets one line saying which.
 func ParseEntries(name string, data []byte) ([]Entry, error) {
 	raw, obj, err := scanner.SplitList(name, data, "entries", "log entries")
 	switch {
 	case errors.Is(err, scanner.ErrListShape):
 		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
 	case err != nil:
+		// NDJSON of clusters or assets: one value a line.
+		if vs, verr := (&scanner.File{Name: name, Data: data}).Values(); verr == nil && len(vs) > 1 {
+			if err := scanner.KindOf(vs[0].Raw).WrongFlag(name, "--logs"); err != nil {
+				return nil, err
+			}
+		}
 		return nil, err
 	case obj != nil && (len(obj) == 0 || obj["nextPageToken"] != nil):
 		return nil, nil // an empty ListLogEntries response
 	case obj != nil:
+		if err := scanner.KindOf(data).WrongFlag(name, "--logs"); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: wrong shape: want a JSON array of log entries or {\"entries\": [...]}", name)
+	case len(raw) > 0:
+		if err := scanner.KindOf(raw[0]).WrongFlag(name, "--logs"); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]Entry, 0, len(raw))
 	var errs []error
