@@ -50,22 +50,51 @@ func ParseEndpoints(specs ...string) (Endpoints, error) {
 			}
 			svc, hostport, ok := strings.Cut(item, "=")
 			if !ok {
-				errs = append(errs, fmt.Errorf("endpoint %q is not SERVICE=HOST:PORT", item))
+				errs = append(errs, &EndpointError{Spec: item, msg: fmt.Sprintf("endpoint %q is not SERVICE=HOST:PORT", item)})
 				continue
 			}
 			if !slices.Contains(Services, svc) {
-				errs = append(errs, fmt.Errorf("endpoint %q: unknown service %q (want one of %s)", item, svc, strings.Join(Services, ", ")))
+				errs = append(errs, &EndpointError{Spec: item, msg: fmt.Sprintf("endpoint %q: unknown service %q (want one of %s)", item, svc, strings.Join(Services, ", "))})
 				continue
 			}
 			host, port, err := net.SplitHostPort(hostport)
 			if err != nil || host == "" || port == "" {
-				errs = append(errs, fmt.Errorf("endpoint %q: %q is not HOST:PORT", item, hostport))
+				errs = append(errs, &EndpointError{Spec: item, Service: svc, msg: fmt.Sprintf("endpoint %q: %q is not HOST:PORT", item, hostport)})
+				continue
+			}
+			if !validPort(port) {
+				errs = append(errs, &EndpointError{Spec: item, Service: svc, msg: fmt.Sprintf("endpoint %q: port %q is not a number from 1 to 65535", item, port)})
 				continue
 			}
 			e[svc] = hostport
 		}
 	}
 	return e, errors.Join(errs...)
+}
+
+// EndpointError is one SERVICE=HOST:PORT spec that ParseEndpoints rejects;
+// its joined error holds one per bad spec.
+type EndpointError struct {
+	Spec    string // the spec as given
+	Service string // the service it names, when that is one of Services
+	msg     string
+}
+
+func (e *EndpointError) Error() string { return e.msg }
+
+// validPort reports whether port is a decimal TCP port, 1 to 65535.
+func validPort(port string) bool {
+	if len(port) > 5 {
+		return false
+	}
+	n := 0
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n >= 1 && n <= 65535
 }
 
 // Merge returns e with o's entries added, o winning.
@@ -171,6 +200,13 @@ type Policy struct {
 	// Limiter, when set, paces every attempt, retries included: Wait before
 	// a call, and each retry reserves a token and waits for it too.
 	Limiter *rate.Limiter
+	// OnRetry, when set, is called before each retry with the call's
+	// method (e.g. "ListAssets"; "" when unknown: a client without Watch,
+	// or a Do call), the code of the error retried ("UNAVAILABLE", or
+	// "HTTP 503" for a REST call) and the number of the try about to be
+	// made: 2 for the first retry, up to Attempts+1. It may be called from
+	// many goroutines at once. Nil changes nothing.
+	OnRetry func(method, code string, attempt int)
 }
 
 // DefaultPolicy suits the Google APIs fleetscan calls: their quotas refill
@@ -180,7 +216,43 @@ var DefaultPolicy = Policy{Timeout: 60 * time.Second, Initial: 500 * time.Millis
 // CallOptions returns gax options that retry transient errors with capped
 // exponential backoff and full jitter.
 func (p Policy) CallOptions() []gax.CallOption {
-	return []gax.CallOption{gax.WithRetry(func() gax.Retryer { return p.retryer(Transient) })}
+	if p.OnRetry == nil {
+		return []gax.CallOption{gax.WithRetry(func() gax.Retryer { return p.retryer(Transient) })}
+	}
+	// The call's method comes from Watch's interceptor, which finds name
+	// among the call's gRPC options.
+	name := &callName{}
+	return []gax.CallOption{
+		gax.WithRetry(func() gax.Retryer {
+			r := p.retryer(Transient)
+			r.name = name
+			return r
+		}),
+		gax.WithGRPCOptions(name),
+	}
+}
+
+// callName is a gRPC call option that carries nothing to gRPC: Watch's
+// interceptor records the method of the call it rides on, for OnRetry.
+type callName struct {
+	grpc.EmptyCallOption
+	mu     sync.Mutex
+	method string
+}
+
+func (n *callName) set(method string) {
+	n.mu.Lock()
+	n.method = method[strings.LastIndex(method, "/")+1:]
+	n.mu.Unlock()
+}
+
+func (n *callName) get() string {
+	if n == nil {
+		return ""
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.method
 }
 
 // Wait blocks until the limiter, if any, allows a call.
@@ -229,7 +301,8 @@ func (p Policy) Do(ctx context.Context, transient func(error) bool, call func(co
 }
 
 func (p Policy) retryer(transient func(error) bool) *retryer {
-	return &retryer{bo: gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}, left: p.Attempts, limiter: p.Limiter, transient: transient}
+	return &retryer{bo: gax.Backoff{Initial: p.Initial, Max: p.Max, Multiplier: 2}, left: p.Attempts, attempts: p.Attempts,
+		limiter: p.Limiter, transient: transient, onRetry: p.OnRetry}
 }
 
 // Backoff is the policy's backoff for clients that take a gax.Backoff
@@ -241,8 +314,11 @@ func (p Policy) Backoff() gax.Backoff {
 type retryer struct {
 	bo        gax.Backoff
 	left      int
+	attempts  int // Attempts: retries in all
 	limiter   *rate.Limiter
 	transient func(error) bool
+	onRetry   func(method, code string, attempt int)
+	name      *callName // the call's method, when Watch names it
 }
 
 func (r *retryer) Retry(err error) (time.Duration, bool) {
@@ -250,11 +326,24 @@ func (r *retryer) Retry(err error) (time.Duration, bool) {
 		return 0, false
 	}
 	r.left--
+	if r.onRetry != nil {
+		r.onRetry(r.name.get(), retryCode(err), r.attempts-r.left+1)
+	}
 	pause := r.bo.Pause()
 	if r.limiter != nil {
 		pause = max(pause, r.limiter.Reserve().Delay())
 	}
 	return pause, true
+}
+
+// retryCode names what is retried: the gRPC code, or a REST call's HTTP
+// status ("HTTP 503").
+func retryCode(err error) string {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code != 0 {
+		return fmt.Sprintf("HTTP %d", ge.Code)
+	}
+	return CodeName(err)
 }
 
 // Code is the gRPC code of an API error (codes.Unknown for other errors).
@@ -281,8 +370,13 @@ func CodeName(err error) string {
 	return c.String()
 }
 
-// Transient reports whether a gRPC call may succeed if tried again.
+// Transient reports whether a gRPC call may succeed if tried again. A
+// client's first connection that Watch gave up on is not retried.
 func Transient(err error) bool {
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return false
+	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
 		return true

@@ -7,14 +7,21 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/googleapis/gax-go/v2"
 	"golang.org/x/time/rate"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 func TestParseEndpoints(t *testing.T) {
@@ -195,4 +202,168 @@ func TestPolicyDo(t *testing.T) {
 			t.Errorf("Do() = %v after %d tries, want an error after 1", err, tries)
 		}
 	})
+}
+
+func TestParseEndpointPorts(t *testing.T) {
+	if _, err := ParseEndpoints("asset=127.0.0.1:1,logging=[::1]:65535"); err != nil {
+		t.Errorf("ports 1 and 65535: %v", err)
+	}
+	_, err := ParseEndpoints("asset=127.0.0.1:0,container=h:65536,logging=h:http,storage=h:-1,pubsub=h:123456")
+	want := `endpoint "asset=127.0.0.1:0": port "0" is not a number from 1 to 65535
+endpoint "container=h:65536": port "65536" is not a number from 1 to 65535
+endpoint "logging=h:http": port "http" is not a number from 1 to 65535
+endpoint "storage=h:-1": port "-1" is not a number from 1 to 65535
+endpoint "pubsub=h:123456": port "123456" is not a number from 1 to 65535`
+	if err == nil || err.Error() != want {
+		t.Fatalf("ParseEndpoints errors =\n%v\nwant\n%s", err, want)
+	}
+	// Each bad spec is an *EndpointError naming its service when known.
+	_, err = ParseEndpoints("bogus,gke=h:1,asset=h:0")
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ee *EndpointError
+		if !errors.As(e, &ee) {
+			t.Fatalf("%v is not an *EndpointError", e)
+		}
+		got = append(got, ee.Spec+"/"+ee.Service)
+	}
+	if diff := cmp.Diff([]string{"bogus/", "gke=h:1/", "asset=h:0/asset"}, got); diff != "" {
+		t.Errorf("EndpointErrors (-want +got):\n%s", diff)
+	}
+}
+
+// OnRetry hears each retry with the try about to be made; without it the
+// options are what they were.
+func TestRetryerOnRetry(t *testing.T) {
+	type retry struct {
+		method, code string
+		attempt      int
+	}
+	var got []retry
+	p := Policy{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond,
+		OnRetry: func(m, c string, a int) { got = append(got, retry{m, c, a}) }}
+	r := p.retryer(Transient)
+	r.name = &callName{}
+	r.name.set("/google.cloud.asset.v1.AssetService/ListAssets")
+	r.Retry(status.Error(codes.Unavailable, "x"))
+	r.Retry(status.Error(codes.ResourceExhausted, "quota"))
+	r.Retry(status.Error(codes.Unavailable, "x")) // beyond Attempts: not retried, not reported
+	r.Retry(status.Error(codes.PermissionDenied, "no"))
+	want := []retry{{"ListAssets", "UNAVAILABLE", 2}, {"ListAssets", "RESOURCE_EXHAUSTED", 3}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(retry{})); diff != "" {
+		t.Errorf("OnRetry calls (-want +got):\n%s", diff)
+	}
+	if n := len(DefaultPolicy.CallOptions()); n != 1 {
+		t.Errorf("CallOptions without OnRetry = %d options, want 1 (the retry)", n)
+	}
+	got = nil
+	tries := 0
+	_ = p.Do(t.Context(), TransientHTTP, func(context.Context) error { tries++; return &googleapi.Error{Code: 503} })
+	if want := []retry{{"", "HTTP 503", 2}, {"", "HTTP 503", 3}}; tries != 3 || !cmp.Equal(want, got, cmp.AllowUnexported(retry{})) {
+		t.Errorf("Do: %d tries, OnRetry calls %v; want 3 tries and %v", tries, got, want)
+	}
+}
+
+// flaky serves any method over gRPC, failing the first fail calls with
+// UNAVAILABLE.
+func flaky(t *testing.T, fail int) (addr string, stop func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var in emptypb.Empty
+		if err := stream.RecvMsg(&in); err != nil {
+			return err
+		}
+		if int(calls.Add(1)) <= fail {
+			return status.Error(codes.Unavailable, "warming up")
+		}
+		return stream.SendMsg(&emptypb.Empty{})
+	}))
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), srv.Stop
+}
+
+func watchedConn(t *testing.T, addr string, timeout time.Duration) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(newWatch("asset", timeout).intercept))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// invoke makes one call as the generated clients do: gax.Invoke with the
+// policy's options.
+func invoke(ctx context.Context, cc *grpc.ClientConn, p Policy) error {
+	ctx, cancel := p.WithTimeout(ctx)
+	defer cancel()
+	return gax.Invoke(ctx, func(ctx context.Context, s gax.CallSettings) error {
+		return cc.Invoke(ctx, "/google.cloud.asset.v1.AssetService/ListAssets", &emptypb.Empty{}, &emptypb.Empty{}, s.GRPC...)
+	}, p.CallOptions()...)
+}
+
+// Through a watched client, OnRetry gets the method's name.
+func TestWatchNamesRetries(t *testing.T) {
+	addr, _ := flaky(t, 2)
+	var mu sync.Mutex
+	var got []string
+	p := Policy{Attempts: 3, Initial: time.Millisecond, Max: time.Millisecond, Timeout: 10 * time.Second,
+		OnRetry: func(m, c string, a int) { mu.Lock(); got = append(got, fmt.Sprintf("%s %s %d", m, c, a)); mu.Unlock() }}
+	if err := invoke(t.Context(), watchedConn(t, addr, 5*time.Second), p); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ListAssets UNAVAILABLE 2", "ListAssets UNAVAILABLE 3"}, got); diff != "" {
+		t.Errorf("OnRetry calls (-want +got):\n%s", diff)
+	}
+}
+
+// A first connection that cannot be made fails the call within the bound,
+// naming the endpoint, and is not retried; after one connection, an outage
+// is retried as before.
+func TestWatchFirstConnection(t *testing.T) {
+	p := DefaultPolicy // 8 retries within 60 s
+	var retries atomic.Int32
+	p.OnRetry = func(string, string, int) { retries.Add(1) }
+	start := time.Now()
+	err := invoke(t.Context(), watchedConn(t, "127.0.0.1:1", 300*time.Millisecond), p)
+	elapsed := time.Since(start)
+	want := `no connection to the asset endpoint 127.0.0.1:1 within 300ms: connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	var ce *ConnectError
+	if !errors.As(err, &ce) || Transient(err) || CodeName(err) != "UNAVAILABLE" {
+		t.Errorf("err %T: want a *ConnectError, UNAVAILABLE, not transient", err)
+	}
+	if elapsed > 3*time.Second || retries.Load() != 0 {
+		t.Errorf("failed after %v and %d retries; want within the 300ms bound, no retry", elapsed, retries.Load())
+	}
+
+	// The call's own deadline before the bound.
+	p.Timeout = 200 * time.Millisecond
+	err = invoke(t.Context(), watchedConn(t, "127.0.0.1:1", 5*time.Second), p)
+	if want := "no connection to the asset endpoint 127.0.0.1:1 before the call's deadline: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want prefix %q", err, want)
+	}
+
+	// Connected once: a later outage is transient and retried.
+	addr, stop := flaky(t, 0)
+	cc := watchedConn(t, addr, 300*time.Millisecond)
+	p = Policy{Attempts: 2, Initial: time.Millisecond, Max: time.Millisecond, Timeout: 5 * time.Second,
+		OnRetry: func(string, string, int) { retries.Add(1) }}
+	if err := invoke(t.Context(), cc, p); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	err = invoke(t.Context(), cc, p)
+	if errors.As(err, &ce) || !Transient(err) || retries.Load() != 2 {
+		t.Errorf("after an outage: err %v (transient %v), %d retries; want a transient error retried twice", err, Transient(err), retries.Load())
+	}
 }
