@@ -126,6 +126,9 @@ type Result struct {
 	Errors         []ScanError     `json:"errors"`
 	// KubernetesCalls are the in-cluster source's calls by type.
 	KubernetesCalls []CallCount `json:"kubernetes_calls"`
+	// LogsChecked is false when the scan had no log evidence source: its
+	// cloud_logging issues were not decided.
+	LogsChecked bool `json:"logs_checked"`
 	// Coverage is what discovery read completely; see Complete.
 	Coverage Coverage `json:"-"`
 }
@@ -216,6 +219,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
+	res.LogsChecked = opt.Evidence != nil
 	if opt.Evidence != nil {
 		q := EvidenceQuery{
 			Projects: slices.Sorted(maps.Keys(projects)),
@@ -254,8 +258,18 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	for i := range res.Errors {
 		res.Errors[i].ScanID, res.Errors[i].ScannedAt = opt.ScanID, now
 	}
+	// Empty lists are [] in JSON, never null.
 	if res.KubernetesCalls == nil {
 		res.KubernetesCalls = []CallCount{}
+	}
+	if res.Findings == nil {
+		res.Findings = []Finding{}
+	}
+	if res.Clusters == nil {
+		res.Clusters = []ClusterRecord{}
+	}
+	if res.Errors == nil {
+		res.Errors = []ScanError{}
 	}
 	sortFindings(res.Findings)
 	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })

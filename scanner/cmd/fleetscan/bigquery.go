@@ -14,8 +14,7 @@ import (
 // writeBigQuery ensures the dataset, tables and views, then writes the scan.
 func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, stderr io.Writer) error {
 	project, dataset, _ := schema.ParseDataset(o.bigquery) // validated already
-	ep, _ := o.endpointOverrides()                         // validated already
-	client, err := bigquery.NewClient(ctx, project, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
+	client, err := bigquery.NewClient(ctx, project, o.ep.RESTOptions("bigquery", "/bigquery/v2/")...)
 	if err != nil {
 		return fmt.Errorf("create the BigQuery client: %w", err)
 	}

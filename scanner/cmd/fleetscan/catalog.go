@@ -22,18 +22,35 @@ func loadCatalog(dir string) (*catalog.Catalog, error) {
 	return catalog.LoadDir(dir, base)
 }
 
-func runCatalog(args []string, stdout, stderr io.Writer) error {
+// catalogCommands are catalog's subcommands, for help and suggestions.
+var catalogCommands = [][2]string{
+	{"list", "list the known issues"},
+	{"validate", "check a directory of issue files"},
+}
+
+func runCatalog(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageErrorf("catalog needs a subcommand: list or validate")
+		return usageErrorf("catalog", "catalog needs a subcommand: list or validate")
 	}
-	switch args[0] {
-	case "list":
-		fs := newFlagSet("catalog list", stderr, "fleetscan catalog list [--catalog DIR]")
-		dir := fs.String("catalog", "", "add or override issues with the `DIR`ectory's YAML files")
-		if err := parse(fs, args[1:]); err != nil {
+	switch sub := args[0]; {
+	case isHelpFlag(sub):
+		fmt.Fprint(stdout, "Usage:\n  fleetscan catalog list [--catalog DIR]\n  fleetscan catalog validate DIR\n\n"+
+			"The catalog of known issues: built in, and extended or overridden from a\ndirectory of issue files (--catalog DIR).\n\nCommands:\n")
+		commandRows(stdout, catalogCommands)
+		fmt.Fprint(stdout, "\nRun 'fleetscan catalog COMMAND --help' for a command's flags.\n")
+		return errHelp
+	case sub == "list":
+		fs := newFlagSet("catalog list", stdout, "Lists the known issues: ID, severity, scope, what decides them, the affected versions and the title, then the catalog version.", "catalog list [--catalog DIR]")
+		fs.group("Catalog")
+		var dir string
+		fs.stringVar(&dir, "catalog", "", "DIR", "add issues, or replace built-in ones with the same ID, from DIR/*.yaml")
+		if err := fs.parse(args[1:]); err != nil {
 			return err
 		}
-		cat, err := loadCatalog(*dir)
+		if err := noArgs("catalog list", fs.args); err != nil {
+			return err
+		}
+		cat, err := loadCatalog(dir)
 		if err != nil {
 			return err
 		}
@@ -45,23 +62,42 @@ func runCatalog(args []string, stdout, stderr io.Writer) error {
 		tw.Flush()
 		fmt.Fprintf(stdout, "\n%d issues, catalog version %s\n", len(cat.Issues), cat.Version)
 		return nil
-	case "validate":
-		fs := newFlagSet("catalog validate", stderr, "fleetscan catalog validate DIR")
-		if err := parse(fs, args[1:]); err != nil {
+	case sub == "validate":
+		fs := newFlagSet("catalog validate", stdout, "Checks the issue files DIR/*.yaml as --catalog DIR loads them, with the built-in issues, and reports every problem at once.", "catalog validate DIR")
+		if err := fs.parse(args[1:]); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return usageErrorf("catalog validate needs one directory")
+		if len(fs.args) != 1 {
+			return usageErrorf("catalog validate", "catalog validate needs one directory")
 		}
-		dir := fs.Arg(0)
-		cat, err := loadCatalog(dir)
+		dir := fs.args[0]
+		base, err := catalog.Embedded()
+		if err != nil {
+			return fmt.Errorf("embedded catalog: %w", err)
+		}
+		cat, rep, err := catalog.LoadDirReport(dir, base)
 		if err != nil {
 			return err
 		}
+		list := func(s []string) string {
+			if len(s) == 0 {
+				return "none"
+			}
+			return strings.Join(s, ", ")
+		}
 		fmt.Fprintf(stdout, "%s: valid; with the built-in issues the catalog has %d issues, version %s\n", dir, len(cat.Issues), cat.Version)
+		fmt.Fprintf(stdout, "  files (%d): %s\n", len(rep.Files), list(rep.Files))
+		fmt.Fprintf(stdout, "  added (%d): %s\n", len(rep.Added), list(rep.Added))
+		fmt.Fprintf(stdout, "  replaced built-in (%d): %s\n", len(rep.Replaced), list(rep.Replaced))
 		return nil
+	case strings.HasPrefix(sub, "-") && len(sub) > 1:
+		name, _, _ := strings.Cut(strings.TrimLeft(sub, "-"), "=")
+		return usageErrorf("catalog", "unknown flag --%s: give a subcommand first, list or validate", name)
 	default:
-		return usageErrorf("unknown catalog subcommand %q (want list or validate)", args[0])
+		if s := suggest(sub, []string{"list", "validate"}); s != "" {
+			return usageErrorf("catalog", "unknown catalog subcommand %q: did you mean %q?", sub, s)
+		}
+		return usageErrorf("catalog", "unknown catalog subcommand %q (want list or validate)", sub)
 	}
 }
 

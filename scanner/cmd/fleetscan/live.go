@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	asset "cloud.google.com/go/asset/apiv1"
 	container "cloud.google.com/go/container/apiv1"
 	logging "cloud.google.com/go/logging/apiv2"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
+	"google.golang.org/api/option"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
@@ -16,11 +18,19 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/kube"
 )
 
+// connectTimeout bounds each client's first connection: an endpoint not
+// reached by then fails the scan, naming it (a var for the tests).
+var connectTimeout = 15 * time.Second
+
 // live creates the clients of a live scan and sets opt's sources. The
 // returned func closes the clients.
 func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *progress) (func(), error) {
-	scope, _ := o.scope()          // validated already
-	ep, _ := o.endpointOverrides() // validated already
+	scope, _ := o.scope() // validated already
+	// Each client names its calls for the retry lines and bounds its first
+	// connection, so that an unreachable endpoint fails at once, named.
+	opts := func(service string) []option.ClientOption {
+		return append(o.ep.Options(service), gcpclient.Watch(service, connectTimeout))
+	}
 	var closers []func() error
 	closeAll := func() {
 		for _, c := range closers {
@@ -33,10 +43,11 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	}
 	policy := gcpclient.DefaultPolicy
 	policy.Timeout = o.apiTimeout
+	policy.OnRetry = newRetryReporter(prog, policy.Attempts+1).report
 
 	var dc discovery.Clients
 	if o.discovery == discovery.ModeAssetInventory || o.kubernetes == kube.SourceAssetInventory {
-		c, err := asset.NewClient(ctx, ep.Options("asset")...)
+		c, err := asset.NewClient(ctx, opts("asset")...)
 		if err != nil {
 			return fail("Cloud Asset", err)
 		}
@@ -45,7 +56,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	}
 	// The Container API gives the versions offered per location (one call
 	// each), and in container-api mode the clusters.
-	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+	cm, err := container.NewClusterManagerClient(ctx, opts("container")...)
 	if err != nil {
 		return fail("Container", err)
 	}
@@ -56,12 +67,12 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	switch o.discovery {
 	case discovery.ModeAssetInventory:
 	case discovery.ModeContainerAPI:
-		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
+		pc, err := resourcemanager.NewProjectsClient(ctx, opts("resourcemanager")...)
 		if err != nil {
 			return fail("Resource Manager", err)
 		}
 		closers = append(closers, pc.Close)
-		fc, err := resourcemanager.NewFoldersClient(ctx, ep.Options("resourcemanager")...)
+		fc, err := resourcemanager.NewFoldersClient(ctx, opts("resourcemanager")...)
 		if err != nil {
 			return fail("Resource Manager", err)
 		}
@@ -82,7 +93,7 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 	}
 
 	if len(o.logs) == 0 && !o.noLogs {
-		lc, err := logging.NewClient(ctx, ep.Options("logging")...)
+		lc, err := logging.NewClient(ctx, opts("logging")...)
 		if err != nil {
 			return fail("Cloud Logging", err)
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
 
 	"github.com/fleetscan/fleetscan/test/bqfake"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
@@ -242,5 +245,108 @@ func TestLiveCLIKubernetes(t *testing.T) {
 	}
 	if ks.TotalCalls() == 0 {
 		t.Errorf("the Kubernetes API was not called")
+	}
+}
+
+// Retries are visible on stderr: a line per retried call, at most one
+// every 5 s, naming the method, the code and the try.
+func TestLiveCLIRetryLines(t *testing.T) {
+	fleet := generate(t, fleetgen.Options{Clusters: 40, Projects: 8, Seed: 12})
+	// Seed 1 fails the first call, so the first retry is ListAssets'.
+	srv := startFake(t, fleet, gcpfake.Options{TransientRate: 0.3, Seed: 1})
+	a := srv.Addr()
+	start := time.Now()
+	code, _, stderr := runCLI(t, "scan", "--organization", strings.TrimPrefix(fleet.Org, "organizations/"), "--no-logs", "--format", "ndjson",
+		"--api-endpoint", "asset="+a, "--api-endpoint", "container="+a)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var retries []string
+	for line := range strings.SplitSeq(stderr, "\n") {
+		if strings.HasPrefix(line, "fleetscan: retrying ") {
+			retries = append(retries, line)
+		}
+	}
+	if want := "fleetscan: retrying ListAssets (UNAVAILABLE), attempt 2 of 9"; len(retries) == 0 || retries[0] != want {
+		t.Errorf("retry lines %q, want first %q; stderr:\n%s", retries, want, stderr)
+	}
+	if srv.Calls()["asset.ListAssets"]+srv.Calls()["container.GetServerConfig"] < len(retries)+2 {
+		t.Errorf("calls %v: fewer retries than lines", srv.Calls())
+	}
+	// At most one line every 5 s, however many retries.
+	if limit := int(time.Since(start)/(5*time.Second)) + 1; len(retries) > limit {
+		t.Errorf("%d retry lines in %v, want at most %d:\n%s", len(retries), time.Since(start), limit, stderr)
+	}
+}
+
+// An endpoint with nothing listening fails the scan within the connection
+// bound (15 s; 1 s here), naming the endpoint, instead of retrying for the
+// call's whole deadline.
+func TestLiveCLIUnreachable(t *testing.T) {
+	defer func(d time.Duration) { connectTimeout = d }(connectTimeout)
+	connectTimeout = time.Second
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, "scan", "--project", "my-project", "--no-logs",
+		"--api-endpoint", "asset=127.0.0.1:1", "--api-endpoint", "container=127.0.0.1:1")
+	elapsed := time.Since(start)
+	want := "fleetscan: list clusters in projects/my-project with Cloud Asset Inventory: no connection to the asset endpoint 127.0.0.1:1 within 1s: " +
+		"connection error: desc = \"transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused\"\n"
+	if code != exitError || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q, stderr\n%s\nwant exit 1 and\n%s", code, stdout, stderr, want)
+	}
+	if elapsed > 8*time.Second {
+		t.Errorf("failed after %v, want about the 1s bound", elapsed)
+	}
+}
+
+// --fail-on-error: a scan that could not read some projects prints its
+// results, names them, and exits 4; without the flag it exits 0.
+func TestLiveCLIFailOnError(t *testing.T) {
+	fleet := generate(t, fleetgen.Options{Clusters: 60, Projects: 20, Seed: 13})
+	ids := fleet.ProjectIDs()
+	deny := map[string]codes.Code{}
+	for _, p := range ids[:7] {
+		deny[p] = codes.PermissionDenied
+	}
+	srv := startFake(t, fleet, gcpfake.Options{Deny: deny})
+	a := srv.Addr()
+	args := []string{"scan", "--organization", strings.TrimPrefix(fleet.Org, "organizations/"), "--discovery", "container-api", "--no-logs",
+		"--format", "ndjson", "--scan-id", "errs", "--api-endpoint", "container=" + a, "--api-endpoint", "resourcemanager=" + a}
+	notRead := strings.Join(ids[:5], ", ") + " and 2 more"
+
+	code, stdout, stderr := runCLI(t, append(args, "--fail-on-error")...)
+	if code != exitScanErrors || stdout == "" {
+		t.Errorf("--fail-on-error: exit %d, %d bytes of findings; want 4 and the findings", code, len(stdout))
+	}
+	wantEnd := "; not fully read: " + notRead + "\n" +
+		"fleetscan: the scan recorded 7 error(s); not fully read: " + notRead + " (exit 4)\n"
+	if !strings.HasSuffix(stderr, wantEnd) || !strings.Contains(stderr, "fleetscan: scan errs: ") {
+		t.Errorf("stderr:\n%s\nwant it to end with\n%s", stderr, wantEnd)
+	}
+
+	code, _, stderr = runCLI(t, args...)
+	if code != exitOK || !strings.HasSuffix(stderr, "; not fully read: "+notRead+"\n") {
+		t.Errorf("without --fail-on-error: exit %d, stderr\n%s", code, stderr)
+	}
+
+	// --fail-on keeps its exit 3 when both apply.
+	code, _, stderr = runCLI(t, append(args, "--fail-on-error", "--fail-on", "LOW")...)
+	if code != exitFindings || strings.Contains(stderr, "(exit 4)") {
+		t.Errorf("--fail-on LOW --fail-on-error: exit %d, stderr\n%s", code, stderr)
+	}
+}
+
+// Ctrl-C during a live scan: exit 130, no findings.
+func TestLiveCLIInterrupted(t *testing.T) {
+	fleet := generate(t, fleetgen.Options{Clusters: 40, Projects: 8, Seed: 14})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	srv := startFake(t, fleet, gcpfake.Options{Latency: 50 * time.Millisecond, OnCall: func(string, int) { cancel() }})
+	a := srv.Addr()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"scan", "--organization", strings.TrimPrefix(fleet.Org, "organizations/"), "--no-logs", "--format", "ndjson",
+		"--api-endpoint", "asset=" + a, "--api-endpoint", "container=" + a}, strings.NewReader(""), &out, &errOut)
+	if code != exitInterrupted || out.Len() != 0 || !strings.HasSuffix(errOut.String(), "fleetscan: interrupted\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 130 and \"fleetscan: interrupted\"", code, out.String(), errOut.String())
 	}
 }

@@ -78,3 +78,48 @@ func bar(done, total int, unit string) string {
 	n := min(width, done*width/total)
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] " + counts(done, total, unit)
 }
+
+// note prints one line on stderr between the progress updates; on a
+// terminal it clears the bar first, and the next update redraws it.
+func (p *progress) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+		p.lastStage = "" // redraw at the next update
+	}
+	fmt.Fprintf(p.w, "fleetscan: %s\n", line)
+}
+
+// retryReporter makes retries visible: a line per retried call, at most
+// one every interval, so that a scan riding out an outage says so without
+// flooding stderr.
+type retryReporter struct {
+	mu       sync.Mutex
+	prog     *progress
+	tries    int // the policy's tries in all: Attempts+1
+	interval time.Duration
+	now      func() time.Time
+	last     time.Time
+}
+
+func newRetryReporter(prog *progress, tries int) *retryReporter {
+	return &retryReporter{prog: prog, tries: tries, interval: 5 * time.Second, now: time.Now}
+}
+
+// report is a gcpclient.Policy's OnRetry.
+func (r *retryReporter) report(method, code string, attempt int) {
+	r.mu.Lock()
+	now := r.now()
+	if !r.last.IsZero() && now.Sub(r.last) < r.interval {
+		r.mu.Unlock()
+		return
+	}
+	r.last = now
+	r.mu.Unlock()
+	if method == "" {
+		method = "an API call"
+	}
+	r.prog.note(fmt.Sprintf("retrying %s (%s), attempt %d of %d", method, code, attempt, r.tries))
+}

@@ -39,3 +39,42 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("progress bar = %q, want %q", got, want)
 	}
 }
+
+// Retry lines: at most one every 5 s; the first always.
+func TestRetryReporter(t *testing.T) {
+	var buf bytes.Buffer
+	r := newRetryReporter(newProgress(&buf), 9)
+	clock := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return clock }
+	r.report("ListAssets", "UNAVAILABLE", 2)
+	clock = clock.Add(4 * time.Second)
+	r.report("ListAssets", "UNAVAILABLE", 3) // within 5 s: dropped
+	r.report("ListClusters", "RESOURCE_EXHAUSTED", 2)
+	clock = clock.Add(time.Second)
+	r.report("ListClusters", "RESOURCE_EXHAUSTED", 3)
+	clock = clock.Add(time.Minute)
+	r.report("", "HTTP 503", 4)
+	want := "fleetscan: retrying ListAssets (UNAVAILABLE), attempt 2 of 9\n" +
+		"fleetscan: retrying ListClusters (RESOURCE_EXHAUSTED), attempt 3 of 9\n" +
+		"fleetscan: retrying an API call (HTTP 503), attempt 4 of 9\n"
+	if got := buf.String(); got != want {
+		t.Errorf("retry lines =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// On a terminal a note clears the bar, and the next update redraws it.
+func TestProgressNoteOnBar(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf)
+	p.tty = true
+	p.update("discover", 500, 2000, "projects")
+	p.note("retrying ListClusters (UNAVAILABLE), attempt 2 of 9")
+	p.update("discover", 501, 2000, "projects") // within 100 ms, but the bar was cleared
+	p.finish()
+	want := "\rdiscover [#######.......................] 500/2000 projects (25%)\x1b[K" +
+		"\r\x1b[Kfleetscan: retrying ListClusters (UNAVAILABLE), attempt 2 of 9\n" +
+		"\rdiscover [#######.......................] 501/2000 projects (25%)\x1b[K\r\x1b[K"
+	if got := buf.String(); got != want {
+		t.Errorf("output = %q\nwant %q", got, want)
+	}
+}

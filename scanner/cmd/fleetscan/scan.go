@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ type scanOptions struct {
 	outDir       string
 	lookback     string
 	failOn       string
+	failOnError  bool
 	catalogDir   string
 	scanID       string
 	asOf         string
@@ -40,43 +42,69 @@ type scanOptions struct {
 	concurrency                   int
 	apiTimeout                    time.Duration
 	bigquery, bigqueryLocation    string
+
+	stdin    io.Reader           // what --input - and --logs - read
+	set      func(string) bool   // whether the command line gave a flag
+	ep       gcpclient.Endpoints // the endpoint overrides, once validated
+	warnings []string            // printed on stderr before the scan
 }
 
-func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	var o scanOptions
-	fs := newFlagSet("scan", stderr, "fleetscan scan --input FILE... | --organization N | --folder N | --project ID [flags]")
-	fs.Var(&o.inputs, "input", "cluster `FILE`: gcloud container clusters list|describe --format=json, or a ListClustersResponse (repeatable)")
-	fs.StringVar(&o.serverConfig, "server-config", "", "choose upgrade targets among the versions GKE offers, from `DIR`/LOCATION.json (gcloud container get-server-config --location LOCATION --format=json); live scans ask the Container API")
-	fs.StringVar(&o.kubeObjects, "kube-objects", "", "decide the in-cluster checks from kubectl dumps in `DIR`: gke_PROJECT_LOCATION_CLUSTER.json per cluster (kubectl get daemonsets,services,networkpolicies,pods,deployments,statefulsets,replicasets,jobs,cronjobs -A -o json)")
-	fs.Var(&o.logs, "logs", "log `FILE`: gcloud logging read --format=json, or a ListLogEntries response (repeatable)")
-	fs.StringVar(&o.format, "format", "table", "output `FORMAT`: table, json or ndjson (one finding per line)")
-	fs.StringVar(&o.outDir, "out-dir", "", "also write one BigQuery-loadable NDJSON file per table into `DIR`")
-	fs.StringVar(&o.lookback, "lookback", "168h", "log evidence window ending at --as-of: a `DURATION` such as 168h, 7d or 90m")
-	fs.StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding (any status) has this `SEVERITY` or higher: CRITICAL, HIGH, MEDIUM, LOW or INFO")
-	fs.StringVar(&o.catalogDir, "catalog", "", "add or override known issues with the YAML files of `DIR`")
-	fs.StringVar(&o.scanID, "scan-id", "", "scan `ID` recorded with every row (default: a new time-based ID)")
-	fs.StringVar(&o.asOf, "as-of", "", "evaluate as of this RFC 3339 `TIME`: the end of the log window and scanned_at (default: now)")
-	fs.StringVar(&o.organization, "organization", "", "scan the live organization `N` (Application Default Credentials)")
-	fs.StringVar(&o.folder, "folder", "", "scan the live folder `N` and its subfolders")
-	fs.StringVar(&o.project, "project", "", "scan the live project `ID`")
-	fs.StringVar(&o.discovery, "discovery", discovery.ModeAssetInventory, "live discovery `MODE`: asset-inventory (a call per 1,000 clusters) or container-api (a call per project)")
-	fs.BoolVar(&o.noLogs, "no-logs", false, "live scans: do not query Cloud Logging for evidence")
-	fs.StringVar(&o.kubernetes, "kubernetes", "", "live scans: decide the in-cluster checks from `SOURCE` asset-inventory (Cloud Asset Inventory's Kubernetes objects, no cluster access) or api (each cluster's Kubernetes API, roles/container.viewer)")
-	fs.Var(&o.endpoints, "api-endpoint", "`SERVICE=HOST:PORT` override (repeatable; also "+gcpclient.EnvEndpoints+"): asset, container, resourcemanager, logging, bigquery, pubsub, storage; loopback is dialled without TLS or credentials")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "container-api mode: projects listed at once")
-	fs.DurationVar(&o.apiTimeout, "api-timeout", gcpclient.DefaultPolicy.Timeout, "live scans: deadline of one API call with its retries, from 1s to 5m; an API down longer fails the scan (exit 1)")
-	fs.StringVar(&o.bigquery, "bigquery", "", "also write the scan to BigQuery `PROJECT.DATASET` (created when missing)")
-	fs.StringVar(&o.bigqueryLocation, "bigquery-location", "US", "`LOCATION` of a dataset that --bigquery creates")
-	if err := parse(fs, args); err != nil {
+// liveOnly are the flags that only a live scan reads.
+var liveOnly = []string{"api-timeout", "concurrency", "discovery", "no-logs"}
+
+func scanFlags(o *scanOptions, stdout io.Writer) *flagSet {
+	fs := newFlagSet("scan", stdout,
+		"Scans GKE clusters for the catalog's known issues: offline from gcloud JSON dumps (--input), or live from an organization, folder or project with Application Default Credentials. Findings go to stdout; progress, warnings and a summary to stderr.",
+		"scan --input FILE... [--logs FILE...] [flags]",
+		"scan --organization N | --folder N | --project ID [flags]")
+	fs.footer = exitCodesHelp
+	fs.group("Input")
+	fs.listVar(&o.inputs, "input", "FILE", "clusters: gcloud container clusters list|describe --format=json, or a ListClustersResponse; - reads stdin (repeatable)")
+	fs.listVar(&o.logs, "logs", "FILE", "log events: gcloud logging read --format=json, or a ListLogEntries response; - reads stdin (repeatable)")
+	fs.stringVar(&o.kubeObjects, "kube-objects", "", "DIR", "decide the in-cluster checks from kubectl dumps, one DIR/gke_PROJECT_LOCATION_CLUSTER.json per cluster: kubectl get KINDS -A -o json of DaemonSets, Services, NetworkPolicies, Pods and workloads")
+	fs.stringVar(&o.serverConfig, "server-config", "", "DIR", "choose upgrade targets among the versions GKE offers, from DIR/LOCATION.json: gcloud container get-server-config --location LOCATION --format=json (live scans ask the Container API)")
+	fs.stringVar(&o.lookback, "lookback", "168h", "DURATION", "log evidence window ending at --as-of, such as 168h, 7d or 90m")
+	fs.stringVar(&o.asOf, "as-of", "", "TIME", "evaluate as of this RFC 3339 time: the end of the log window and scanned_at (default now)")
+	fs.group("Live scans")
+	fs.stringVar(&o.organization, "organization", "", "N", "scan the organization N")
+	fs.stringVar(&o.folder, "folder", "", "N", "scan the folder N and its subfolders")
+	fs.stringVar(&o.project, "project", "", "ID", "scan the project ID")
+	fs.stringVar(&o.discovery, "discovery", discovery.ModeAssetInventory, "MODE", "how clusters are found: asset-inventory (a call per 1,000 clusters) or container-api (a call per project)")
+	fs.stringVar(&o.kubernetes, "kubernetes", "", "SOURCE", "decide the in-cluster checks from asset-inventory (Cloud Asset Inventory's Kubernetes objects, no cluster access) or api (each cluster's Kubernetes API, roles/container.viewer)")
+	fs.boolVar(&o.noLogs, "no-logs", "do not query Cloud Logging for evidence")
+	fs.listVar(&o.endpoints, "api-endpoint", "SERVICE=HOST:PORT", "endpoint override (repeatable; also "+gcpclient.EnvEndpoints+") for asset, container, resourcemanager, logging, bigquery, pubsub or storage; loopback is dialled without TLS or credentials")
+	fs.durationVar(&o.apiTimeout, "api-timeout", gcpclient.DefaultPolicy.Timeout, "DURATION", "deadline of one API call with its retries, from 1s to 5m; an API down longer fails the scan")
+	fs.intVar(&o.concurrency, "concurrency", 16, "N", "container-api mode: projects listed at once, from 1 to 256")
+	fs.group("Output")
+	fs.stringVar(&o.format, "format", "table", "FORMAT", "table, json (the whole scan) or ndjson (one finding per line)")
+	fs.stringVar(&o.outDir, "out-dir", "", "DIR", "also write one BigQuery-loadable NDJSON file per table into DIR (created when missing)")
+	fs.stringVar(&o.bigquery, "bigquery", "", "PROJECT.DATASET", "also write the scan to BigQuery (the dataset is created when missing)")
+	fs.stringVar(&o.bigqueryLocation, "bigquery-location", "US", "LOCATION", "location of a dataset that --bigquery creates")
+	fs.stringVar(&o.failOn, "fail-on", "", "SEVERITY", "exit 3 when a finding (any status) has this severity or higher: CRITICAL, HIGH, MEDIUM, LOW or INFO")
+	fs.boolVar(&o.failOnError, "fail-on-error", "exit 4 when the scan recorded errors: parts of the scope not read")
+	fs.stringVar(&o.scanID, "scan-id", "", "ID", "the scan_id recorded with every row (default a new time-based ID)")
+	fs.group("Catalog")
+	fs.stringVar(&o.catalogDir, "catalog", "", "DIR", "add issues, or replace built-in ones with the same ID, from DIR/*.yaml")
+	return fs
+}
+
+func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	o := scanOptions{stdin: stdin}
+	fs := scanFlags(&o, stdout)
+	if err := fs.parse(args); err != nil {
 		return 0, err
 	}
-	if fs.NArg() > 0 {
-		return 0, usageErrorf("scan takes no arguments, got %q (use --input FILE)", fs.Arg(0))
+	if len(fs.args) > 0 {
+		return 0, usageErrorf("scan", "scan takes no arguments, got %q (use --input FILE)", fs.args[0])
 	}
+	o.set = fs.isSet
 
-	opt, failOn, err := o.validate()
+	opt, failOn, err := o.validate(ctx)
 	if err != nil {
 		return 0, err
+	}
+	for _, w := range o.warnings {
+		fmt.Fprintf(stderr, "fleetscan: warning: %s\n", w)
 	}
 	prog := newProgress(stderr)
 	if opt.Source == nil { // a live scope
@@ -112,8 +140,13 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	if err != nil {
 		return 0, fmt.Errorf("write output: %w", err)
 	}
+	notRead := notFullyRead(res.Errors)
 	if o.format != "table" {
-		fmt.Fprintf(stderr, "fleetscan: %s\n", summaryLine(res))
+		line := summaryLine(res)
+		if notRead != "" {
+			line += "; not fully read: " + notRead
+		}
+		fmt.Fprintf(stderr, "fleetscan: %s\n", line)
 	}
 	if len(res.KubernetesCalls) > 0 {
 		fmt.Fprintf(stderr, "fleetscan: Kubernetes objects (--kubernetes %s): calls by type: %s\n", o.kubernetes, scanner.CallsLine(res.KubernetesCalls))
@@ -130,21 +163,55 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 			return 0, err
 		}
 	}
+	// --fail-on first: its exit 3 means what it says whatever else is set.
 	if failOn != "" {
 		if n := countAtOrAbove(res.Findings, failOn); n > 0 {
 			fmt.Fprintf(stderr, "fleetscan: %d finding(s) at or above %s (exit %d)\n", n, failOn, exitFindings)
 			return exitFindings, nil
 		}
 	}
+	if o.failOnError && len(res.Errors) > 0 {
+		fmt.Fprintf(stderr, "fleetscan: the scan recorded %d error(s); not fully read: %s (exit %d)\n", len(res.Errors), notRead, exitScanErrors)
+		return exitScanErrors, nil
+	}
 	return exitOK, nil
 }
 
+// notFullyRead names what the scan errors left unread: their projects, or
+// the resource (a folder, the scope) of an error about no project; the
+// first 5 in sorted order, then how many more.
+func notFullyRead(errs []scanner.ScanError) string {
+	var names []string
+	for _, e := range errs {
+		name := cmp.Or(e.ProjectID, e.Resource, e.API)
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	const show = 5
+	if len(names) > show {
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+	}
+	return strings.Join(names, ", ")
+}
+
 // validate checks every flag value and reports every problem at once.
-func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
+func (o *scanOptions) validate(ctx context.Context) (scanner.Options, catalog.Severity, error) {
 	var errs []error
 	scope, err := o.scope()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if len(o.inputs) > 0 && o.set != nil {
+		for _, name := range liveOnly {
+			if o.set(name) {
+				errs = append(errs, fmt.Errorf("--%s applies to live scans only: it cannot be combined with --input", name))
+			}
+		}
+	}
+	if n := countStdin(o.inputs) + countStdin(o.logs); n > 1 {
+		errs = append(errs, fmt.Errorf("- (stdin) is given %d times to --input and --logs: stdin can be read once", n))
 	}
 	if err := discovery.ValidMode(o.discovery); err != nil {
 		errs = append(errs, fmt.Errorf("--discovery %w", err))
@@ -164,7 +231,7 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	if o.apiTimeout < time.Second || o.apiTimeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--api-timeout %s is not between 1s and 5m", o.apiTimeout))
 	}
-	if _, err := o.endpointOverrides(); err != nil {
+	if o.ep, err = o.endpointOverrides(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.bigquery != "" {
@@ -172,8 +239,9 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 			errs = append(errs, fmt.Errorf("--bigquery: %w", err))
 		}
 	}
-	switch o.format {
+	switch f := strings.ToLower(o.format); f {
 	case "table", "json", "ndjson":
+		o.format = f
 	default:
 		errs = append(errs, fmt.Errorf("--format %q is not table, json or ndjson", o.format))
 	}
@@ -200,6 +268,11 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 	if err := errors.Join(errs...); err != nil {
 		return scanner.Options{}, "", err
 	}
+	if o.outDir != "" {
+		if err := checkOutDir(o.outDir); err != nil {
+			return scanner.Options{}, "", err
+		}
+	}
 
 	opt := scanner.Options{
 		Catalog:  cat,
@@ -208,8 +281,14 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 		Lookback: lookback,
 	}
 	if len(o.inputs) > 0 {
-		opt.Source = discovery.Files{Paths: o.inputs}
-		opt.Scope = "files:" + strings.Join(o.inputs, ",")
+		opt.Source = inputFiles{paths: o.inputs, stdin: o.stdin}
+		names := slices.Clone(o.inputs)
+		for i, p := range names {
+			if p == stdinPath {
+				names[i] = "stdin"
+			}
+		}
+		opt.Scope = "files:" + strings.Join(names, ",")
 	} else {
 		opt.Scope = scope.String()
 		opt.OrgID = scope.OrganizationID()
@@ -232,7 +311,7 @@ func (o *scanOptions) validate() (scanner.Options, catalog.Severity, error) {
 		opt.InCluster = d
 	}
 	if len(o.logs) > 0 {
-		entries, err := evidence.ReadFiles(o.logs)
+		entries, err := readLogFiles(ctx, o.logs, o.stdin)
 		if err != nil {
 			return scanner.Options{}, "", err
 		}
@@ -269,18 +348,94 @@ func (o *scanOptions) scope() (scanner.Scope, error) {
 	}
 }
 
+// liveServices are the endpoint overrides only a live scan's discovery
+// and evidence use; the other services are outputs (BigQuery) that an
+// offline scan may write to.
+var liveServices = []string{"asset", "container", "resourcemanager", "logging"}
+
 // endpointOverrides merges FLEETSCAN_API_ENDPOINTS with --api-endpoint
-// (the flags win).
+// (the flags win). An offline scan (--input) ignores the variable's
+// live-only entries, and its problems with them are a warning: they would
+// change nothing. A problem with an entry an offline scan could use (one
+// for --bigquery, or one that names no service while --bigquery is given)
+// stays an error.
 func (o *scanOptions) endpointOverrides() (gcpclient.Endpoints, error) {
-	env, err := gcpclient.ParseEndpoints(os.Getenv(gcpclient.EnvEndpoints))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", gcpclient.EnvEndpoints, err)
+	env, envErr := gcpclient.ParseEndpoints(os.Getenv(gcpclient.EnvEndpoints))
+	if envErr != nil && len(o.inputs) > 0 {
+		var fatal, ignored []error
+		for _, e := range unjoin(envErr) {
+			var ee *gcpclient.EndpointError
+			if errors.As(e, &ee) && (slices.Contains(liveServices, ee.Service) || (ee.Service == "" && o.bigquery == "")) {
+				ignored = append(ignored, e)
+			} else {
+				fatal = append(fatal, e)
+			}
+		}
+		if len(ignored) > 0 {
+			msgs := make([]string, len(ignored))
+			for i, e := range ignored {
+				msgs[i] = e.Error()
+			}
+			o.warnings = append(o.warnings, fmt.Sprintf("%s: ignored, an --input scan calls no live API: %s", gcpclient.EnvEndpoints, strings.Join(msgs, "; ")))
+		}
+		envErr = errors.Join(fatal...)
+	}
+	if envErr != nil {
+		return nil, fmt.Errorf("%s: %w", gcpclient.EnvEndpoints, envErr)
+	}
+	if len(o.inputs) > 0 {
+		for _, svc := range liveServices {
+			delete(env, svc)
+		}
 	}
 	flags, err := gcpclient.ParseEndpoints(o.endpoints...)
 	if err != nil {
 		return nil, fmt.Errorf("--api-endpoint: %w", err)
 	}
 	return env.Merge(flags), nil
+}
+
+// unjoin is the errors that errors.Join joined, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func countStdin(paths []string) int {
+	n := 0
+	for _, p := range paths {
+		if p == stdinPath {
+			n++
+		}
+	}
+	return n
+}
+
+// checkOutDir creates --out-dir when missing and checks that files can be
+// created in it, so that a scan does not end failing to write.
+func checkOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out-dir %s: %v", dir, pathError(dir, err))
+	}
+	f, err := os.CreateTemp(dir, ".fleetscan-write-check-*")
+	if err != nil {
+		return fmt.Errorf("--out-dir %s: cannot create files in it: %v", dir, pathError("", err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// pathError is err without its path when the path is path (or any path,
+// for path ""), so that a message names the directory once.
+func pathError(path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && (path == "" || pe.Path == path) {
+		return pe.Err
+	}
+	return err
 }
 
 func countAtOrAbove(fs []scanner.Finding, sev catalog.Severity) int {
