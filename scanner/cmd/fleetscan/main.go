@@ -27,7 +27,7 @@ import (
 const (
 	exitOK          = 0   // the command ran; a scan may have findings
 	exitError       = 1   // bad input, a failed read, call or write
-	exitUsage       = 2   // the command line cannot be run as given
+	exitUsage       = 1   // the command line cannot be run as given: an error, as DESIGN.md's CLI contract says (0 ran, 1 error)
 	exitFindings    = 3   // scan --fail-on: a finding at or above the severity
 	exitScanErrors  = 4   // scan --fail-on-error: the scan recorded errors
 	exitInterrupted = 130 // Ctrl-C (or SIGTERM): 128 + SIGINT
@@ -53,10 +53,9 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 const exitCodesHelp = `Exit codes:
   0    the command ran (a scan may have findings)
-  1    error: unreadable or malformed input, a flag value or catalog that is
-       not valid, an API or a write that failed
-  2    usage: unknown command or flag, a flag without its value, a missing
-       or extra argument
+  1    error: unknown command or flag, a flag without its value, a missing
+       or extra argument; unreadable or malformed input, a flag value or
+       catalog that is not valid, an API or a write that failed
   3    scan --fail-on: a finding at or above the severity
   4    scan --fail-on-error: the scan recorded errors (part of the scope not
        read)
