@@ -384,13 +384,29 @@ func TestParseClustersFields(t *testing.T) {
 	}
 }
 
+// parseErrorCase is an input that ParseClusters refuses with want.
+type parseErrorCase struct{ name, in, want string }
+
+// checkParseErrors runs ParseClusters on each case: the exact error, no
+// clusters.
+func checkParseErrors(t *testing.T, tests []parseErrorCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseClusters("in.json", []byte(tc.in))
+			if errText(err) != tc.want {
+				t.Errorf("ParseClusters(%s) error = %q, want %q", tc.in, errText(err), tc.want)
+			}
+			if got != nil {
+				t.Errorf("ParseClusters(%s) = %v, want nil", tc.in, got)
+			}
+		})
+	}
+}
+
 func TestParseClustersErrors(t *testing.T) {
 	const link = `"selfLink": "https://container.googleapis.com/v1/projects/p/locations/l/clusters/c"`
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
+	tests := []parseErrorCase{
 		{name: "empty file", in: "", want: "in.json: file is empty"},
 		{name: "only whitespace", in: " \n\t\n", want: "in.json: file is empty"},
 		{name: "truncated object", in: `{"clusters": [`, want: "in.json:1:15: invalid JSON: unexpected end of JSON input"},
@@ -433,17 +449,7 @@ func TestParseClustersErrors(t *testing.T) {
 				`in.json:1:190: cluster c: no project ID: selfLink "" is not .../projects/P/locations/L/clusters/N`,
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseClusters("in.json", []byte(tc.in))
-			if errText(err) != tc.want {
-				t.Errorf("ParseClusters(%s) error = %q, want %q", tc.in, errText(err), tc.want)
-			}
-			if got != nil {
-				t.Errorf("ParseClusters(%s) = %v, want nil", tc.in, got)
-			}
-		})
-	}
+	checkParseErrors(t, tests)
 }
 
 func TestProjectFromSelfLink(t *testing.T) {

@@ -265,11 +265,7 @@ func TestParseClustersPositions(t *testing.T) {
 		link  = `"selfLink": "https://container.googleapis.com/v1/projects/p/locations/l/clusters/c"`
 		entry = `{"insertId": "a", "timestamp": "2026-11-27T09:05:48Z"}`
 	)
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
+	tests := []parseErrorCase{
 		{
 			name: "wrong type in an asset's data on line 2",
 			in:   ok + "\n" + `{"name": "` + name + `", "asset_type": "container.googleapis.com/Cluster", "resource": {"data": {"name": "c", "currentMasterVersion": 1.3}}}` + "\n",
@@ -363,17 +359,7 @@ func TestParseClustersPositions(t *testing.T) {
 			want: "in.json:2:41: invalid JSON: unexpected end of JSON input",
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseClusters("in.json", []byte(tc.in))
-			if errText(err) != tc.want {
-				t.Errorf("ParseClusters(%s) error = %q, want %q", tc.in, errText(err), tc.want)
-			}
-			if got != nil {
-				t.Errorf("ParseClusters(%s) = %v, want nil", tc.in, got)
-			}
-		})
-	}
+	checkParseErrors(t, tests)
 }
 
 // The same cluster twice: the same data is a duplicate that the scan
