@@ -12,12 +12,18 @@ import (
 // FindingKey is stable across scans: the same issue on the same cluster or
 // node pool always has the same key.
 func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
-	b := make([]byte, 0, len(projectID)+len(location)+len(cluster)+len(nodePool)+len(issueID)+5)
+	return string(appendFindingKey(make([]byte, 0, 32), projectID, location, cluster, nodePool, issueID))
+}
+
+// appendFindingKey appends FindingKey's 32 hex digits to b.
+func appendFindingKey(b []byte, projectID, location, cluster, nodePool, issueID string) []byte {
+	var buf [256]byte // on the stack for all but very long names
+	in := buf[:0]
 	for _, s := range [...]string{projectID, location, cluster, nodePool, issueID} {
-		b = append(append(b, s...), 0)
+		in = append(append(in, s...), 0)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	sum := sha256.Sum256(in)
+	return hex.AppendEncode(b, sum[:16])
 }
 
 // Match decides every container_api issue of the catalog for one cluster
@@ -25,43 +31,156 @@ func FindingKey(projectID, location, cluster, nodePool, issueID string) string {
 // in-cluster access). It is pure: the same cluster and catalog always give
 // the same findings. Scan fields (scan_id, scanned_at, organization_id)
 // are left for the caller.
+//
+// Match runs for every cluster of a fleet, and for every candidate
+// version of the upgrade planner, so it allocates nothing for what does
+// not affect the cluster: each version is parsed once, issues are decided
+// without writing reasons (catalog.Issue.Decide), and the findings are
+// made only once all are known. Their text (keys, reasons, evidence
+// summaries) is written to one buffer that becomes one string, and they
+// share one evidence array, each finding's Evidence capped at its own
+// element (so an append to it copies).
 func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []string) {
-	for _, is := range cat.Issues {
+	var text [2048]byte // the text of about six findings
+	var pend [8]pending
+	st := matchState{text: text[:0], pending: pend[:0]}
+	master := parseVersion(c.MasterVersion)
+	var poolVersions [8]parsedVersion
+	pools := poolVersions[:0]
+	for _, p := range c.NodePools {
+		pools = append(pools, parseVersion(p.Version))
+	}
+	for i, is := range cat.Issues {
 		if is.Support != nil {
 			continue // end of support needs the scan's time: endOfSupport
 		}
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
 			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot, NoNetworkConfig: c.NoNetworkConfig}
-			out, why := is.Holds(s)
+			out := is.HoldsOutcome(s)
 			if out == catalog.NotAffected {
 				continue
 			}
-			if f, ok := poolSysctls(cat, is, c, out, why); ok {
-				findings = append(findings, f) // decided from the Container API
+			if f, ok := poolSysctls(cat, is, c, s, out); ok {
+				st.pending = append(st.pending, pending{built: true}) // decided from the Container API
+				st.built = append(st.built, f)
 				continue
+			}
+			if skipped == nil {
+				skipped = make([]string, 0, countKubernetes(cat.Issues[i:]))
 			}
 			skipped = append(skipped, is.ID)
 		case catalog.ContainerAPI:
 			if is.Compares == catalog.ControlPlane {
-				findings = appendVerdict(findings, cat, is, c, target{
+				st = st.verdict(is, c, &target{
 					subject: "The control plane", component: catalog.ControlPlane, version: c.MasterVersion,
-				})
+				}, &master)
 				continue
 			}
 			if len(c.NodePools) == 0 {
-				findings = appendNodeless(findings, cat, is, c)
+				st = st.nodeless(is, c, &master)
 				continue
 			}
-			for _, p := range c.NodePools {
-				findings = appendVerdict(findings, cat, is, c, target{
-					subject:   poolSubject(p),
+			for j := range c.NodePools {
+				p := &c.NodePools[j]
+				st = st.verdict(is, c, &target{
+					pooled:    true,
 					component: catalog.NodePool, version: p.Version, image: p.ImageType, pool: p.Name,
-				})
+				}, &pools[j])
 			}
 		}
 	}
-	return findings, skipped
+	return st.findings(cat, c), skipped
+}
+
+// countKubernetes counts the kubernetes_api issues of issues: at most the
+// checks Match can still skip.
+func countKubernetes(issues []*catalog.Issue) int {
+	n := 0
+	for _, is := range issues {
+		if is.Support == nil && is.DecidedBy == catalog.KubernetesAPI {
+			n++
+		}
+	}
+	return n
+}
+
+// parsedVersion is a cluster's version parsed once for all issues.
+type parsedVersion struct {
+	v  catalog.Version
+	ok bool // the version parsed
+}
+
+func parseVersion(s string) parsedVersion {
+	v, err := catalog.ParseVersion(s)
+	return parsedVersion{v, err == nil}
+}
+
+// matchState is what Match has decided for one cluster so far. It is
+// passed and returned by value, so that the buffers Match starts it with
+// can stay on Match's stack.
+type matchState struct {
+	text    []byte    // the pending findings' keys, reasons and summaries
+	pending []pending // the findings, in order
+	built   []Finding // the findings of the pending ones that are built, in order
+}
+
+// pending is a finding decided on a target: findings makes it.
+type pending struct {
+	built     bool // the next of matchState.built; nothing else is set
+	is        *catalog.Issue
+	component catalog.Component
+	version   string
+	pool      string
+	fixedIn   string
+	status    Status
+	// Where its FindingKey (text[key:reason]), Reason (text[reason:summary])
+	// and evidence Summary (text[summary:end]) are.
+	key, reason, summary, end int
+}
+
+// findings makes the pending findings: nil when there are none, else one
+// allocation for the findings, one for their evidence and one for their
+// text.
+func (st matchState) findings(cat *catalog.Catalog, c *Cluster) []Finding {
+	if len(st.pending) == 0 {
+		return nil
+	}
+	findings := make([]Finding, len(st.pending))
+	evidence := make([]Evidence, len(st.pending)-len(st.built))
+	text := string(st.text)
+	built, e := st.built, 0
+	for i := range st.pending {
+		p := &st.pending[i]
+		f := &findings[i]
+		if p.built {
+			*f, built = built[0], built[1:]
+			continue
+		}
+		// Field by field: findings is zeroed, and copying a whole Finding
+		// would cost a write barrier for each of its fields during a GC.
+		f.FindingKey = text[p.key:p.reason]
+		f.ProjectID, f.Location, f.Cluster, f.ClusterID = c.ProjectID, c.Location, c.Name, c.ID
+		f.NodePool = p.pool
+		f.IssueID, f.Title, f.Severity = p.is.ID, p.is.Title, string(p.is.Severity)
+		f.Status = p.status
+		f.Component = string(p.component)
+		f.Version = p.version
+		f.FixedIn = p.fixedIn
+		f.Reason = text[p.reason:p.summary]
+		f.Remediation = strings.TrimSpace(p.is.Remediation)
+		f.DocsURL = p.is.DocsURL
+		f.CatalogVersion = cat.Version
+		evidence[e] = Evidence{
+			Source:  string(catalog.ContainerAPI),
+			Summary: text[p.summary:p.end],
+			Count:   1,
+			Nodes:   []string{}, // REPEATED columns load as [], not null
+		}
+		f.Evidence = evidence[e : e+1 : e+1]
+		e++
+	}
+	return findings
 }
 
 // poolSysctls decides an ephemeral_port_range issue from the node pools'
@@ -69,7 +188,10 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 // the sysctl to a range overlapping the port range is a finding (UNKNOWN
 // when the value cannot be read, or the configuration is undecided). No
 // such pool decides nothing: the cluster's workloads may still set it.
-func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, cond catalog.Outcome, why string) (Finding, bool) {
+//
+// cond is is.HoldsOutcome(s); the reason of an Undecided one is only
+// written for a finding.
+func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, s catalog.Subject, cond catalog.Outcome) (Finding, bool) {
 	k := is.Kubernetes
 	if k == nil || k.Rule != catalog.RuleEphemeralPortRange {
 		return Finding{}, false
@@ -106,6 +228,7 @@ func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, cond catal
 		f.Reason = "Node pool(s) " + strings.Join(unreadable, ", ") + " set " + k.Sysctl + " in linuxNodeConfig.sysctls to a value that is not two port numbers, so exposure to this issue cannot be decided."
 	}
 	if cond == catalog.Undecided {
+		_, why := is.Holds(s)
 		f.Status = Unknown
 		f.Reason = strings.TrimSuffix(f.Reason, ".") + ", but the cluster " + why + "."
 	}
@@ -113,71 +236,89 @@ func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, cond catal
 	return f, true
 }
 
-// appendNodeless decides a node issue for a cluster without node pools
+// nodeless decides a node issue for a cluster without node pools
 // (Autopilot with no nodes): one cluster-level finding on
 // currentNodeVersion, or currentMasterVersion when that is absent.
 // Autopilot nodes are COS containerd.
-func appendNodeless(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster) []Finding {
+func (st matchState) nodeless(is *catalog.Issue, c *Cluster, master *parsedVersion) matchState {
 	image := ""
 	if c.Autopilot {
 		image = "COS_CONTAINERD"
 	}
 	if c.NodeVersion != "" {
-		return appendVerdict(findings, cat, is, c, target{
+		v := parseVersion(c.NodeVersion)
+		return st.verdict(is, c, &target{
 			subject:   "The cluster (no node pools listed; currentNodeVersion compared)",
 			component: catalog.NodePool, version: c.NodeVersion, image: image,
-		})
+		}, &v)
 	}
-	return appendVerdict(findings, cat, is, c, target{
+	return st.verdict(is, c, &target{
 		subject:   "The cluster (no node pools or node version listed; currentMasterVersion compared)",
 		component: catalog.ControlPlane, version: c.MasterVersion, image: image,
-	})
+	}, master)
 }
 
-func poolSubject(p Pool) string {
-	if p.ImageType == "" {
-		return "Node pool " + p.Name + " (image type unset)"
+// appendSubject appends the subject that starts a finding's reason, e.g.
+// "Node pool default-pool (COS_CONTAINERD)".
+func appendSubject(b []byte, t *target) []byte {
+	if !t.pooled {
+		return append(b, t.subject...)
 	}
-	return "Node pool " + p.Name + " (" + p.ImageType + ")"
+	b = append(append(b, "Node pool "...), t.pool...)
+	if t.image == "" {
+		return append(b, " (image type unset)"...)
+	}
+	return append(append(append(b, " ("...), t.image...), ')')
 }
 
 // target is the one version of a cluster that an issue is decided on.
 type target struct {
-	subject   string // starts the finding's reason, e.g. "Node pool default-pool (COS_CONTAINERD)"
+	subject   string // starts the finding's reason, unless pooled
+	pooled    bool   // a node pool: the reason starts "Node pool NAME (IMAGE)"
 	component catalog.Component
 	version   string
 	image     string // node image type, "" when not known or not relevant
 	pool      string // node pool name, "" for a cluster-level finding
 }
 
-func appendVerdict(findings []Finding, cat *catalog.Catalog, is *catalog.Issue, c *Cluster, t target) []Finding {
-	v := is.Evaluate(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image,
-		NoNetworkConfig: c.NoNetworkConfig})
-	if v.Outcome == catalog.NotAffected {
-		return findings
+// verdict decides the issue for one target, v its version parsed, and
+// adds a pending finding unless it is NotAffected.
+func (st matchState) verdict(is *catalog.Issue, c *Cluster, t *target, v *parsedVersion) matchState {
+	d := is.Decide(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image,
+		NoNetworkConfig: c.NoNetworkConfig}, v.v, v.ok)
+	if d.Outcome == catalog.NotAffected {
+		return st
 	}
-	f := newFinding(cat, is, c, t.pool)
-	f.Component = string(t.component)
-	f.Version = t.version
-	f.FixedIn = v.FixedIn
-	f.Status = Affected
-	f.Reason = t.subject + " " + v.Reason + "."
-	if v.Outcome == catalog.Undecided {
-		f.Status = Unknown
-		f.Reason = t.subject + " " + v.Reason + ", so exposure to this issue cannot be decided."
+	p := pending{is: is, component: t.component, version: t.version, pool: t.pool, fixedIn: d.FixedIn, status: Affected}
+	p.key = len(st.text)
+	st.text = appendFindingKey(st.text, c.ProjectID, c.Location, c.Name, t.pool, is.ID)
+	p.reason = len(st.text)
+	st.text = append(appendSubject(st.text, t), ' ')
+	st.text = d.AppendReason(st.text)
+	if d.Outcome == catalog.Undecided {
+		p.status = Unknown
+		st.text = append(st.text, ", so exposure to this issue cannot be decided."...)
+	} else {
+		st.text = append(st.text, '.')
 	}
-	f.Evidence = []Evidence{{
-		Source:  string(catalog.ContainerAPI),
-		Summary: apiSummary(c, t),
-		Count:   1,
-		Nodes:   []string{}, // REPEATED columns load as [], not null
-	}}
-	return append(findings, f)
+	p.summary = len(st.text)
+	st.text = appendAPISummary(st.text, c, t)
+	p.end = len(st.text)
+	st.pending = append(st.pending, p)
+	return st
 }
 
+// newFinding is a finding of the issue on the cluster (nodePool "" for a
+// cluster-level one), with its key.
 func newFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool string) Finding {
+	f := findingOf(cat, is, c, nodePool)
+	f.FindingKey = FindingKey(c.ProjectID, c.Location, c.Name, nodePool, is.ID)
+	return f
+}
+
+// findingOf is newFinding without the key.
+func findingOf(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool string) Finding {
 	return Finding{
-		FindingKey:     FindingKey(c.ProjectID, c.Location, c.Name, nodePool, is.ID),
 		ProjectID:      c.ProjectID,
 		Location:       c.Location,
 		Cluster:        c.Name,
@@ -192,18 +333,29 @@ func newFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool st
 	}
 }
 
-// apiSummary says which API fields the decision read, so a reader can check it.
-func apiSummary(c *Cluster, t target) string {
-	var s string
+// appendAPISummary appends which API fields the decision read, so a reader
+// can check it.
+func appendAPISummary(b []byte, c *Cluster, t *target) []byte {
 	switch {
 	case t.pool != "":
-		s = "nodePools[" + t.pool + "].version=" + orUnset(t.version) + " config.imageType=" + orUnset(t.image)
+		b = append(append(b, "nodePools["...), t.pool...)
+		b = appendOrUnset(append(b, "].version="...), t.version)
+		b = appendOrUnset(append(b, " config.imageType="...), t.image)
 	case t.component == catalog.NodePool:
-		s = "currentNodeVersion=" + orUnset(t.version) + " (no nodePools)"
+		b = appendOrUnset(append(b, "currentNodeVersion="...), t.version)
+		b = append(b, " (no nodePools)"...)
 	default:
-		s = "currentMasterVersion=" + orUnset(t.version)
+		b = appendOrUnset(append(b, "currentMasterVersion="...), t.version)
 	}
-	return s + " networkConfig.datapathProvider=" + orUnset(c.Datapath) + " autopilot.enabled=" + strconv.FormatBool(c.Autopilot)
+	b = appendOrUnset(append(b, " networkConfig.datapathProvider="...), c.Datapath)
+	return strconv.AppendBool(append(b, " autopilot.enabled="...), c.Autopilot)
+}
+
+func appendOrUnset(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "(unset)"...)
+	}
+	return append(b, s...)
 }
 
 func orUnset(s string) string {

@@ -1,7 +1,9 @@
 package scanner
 
 import (
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -244,4 +246,68 @@ func TestMatchPoolSysctls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Match allocates nothing for a cluster that no issue affects, and a fixed
+// few allocations per cluster with findings (the findings, their evidence
+// and their text), however many findings.
+func TestMatchAllocations(t *testing.T) {
+	if testing.CoverMode() != "" || raceDetector() {
+		t.Skip("allocation counts differ under coverage or the race detector")
+	}
+	cat := embedded(t)
+	legacy := Cluster{MasterVersion: "1.24.5-gke.600", NodePools: []Pool{{Name: "default-pool", Version: "1.24.5-gke.600", ImageType: "COS_CONTAINERD"}}}
+	if n := testing.AllocsPerRun(100, func() { Match(cat, &legacy) }); n != 0 {
+		t.Errorf("Match of an unaffected cluster: %v allocations, want 0", n)
+	}
+	var pools []Pool
+	for _, name := range []string{"a", "b", "c", "d"} {
+		pools = append(pools, Pool{Name: name, Version: "1.24.5-gke.600", ImageType: "COS_CONTAINERD"})
+	}
+	affected := Cluster{ProjectID: "p", Location: "l", Name: "c", Datapath: "ADVANCED_DATAPATH", MasterVersion: "1.24.5-gke.600", NodePools: pools}
+	fs, skipped := Match(cat, &affected)
+	if len(fs) < 4 || len(skipped) == 0 {
+		t.Fatalf("Match: %d findings, %d skipped; want findings on every pool and skipped checks", len(fs), len(skipped))
+	}
+	// findings, evidence, text, skipped
+	if n := testing.AllocsPerRun(100, func() { Match(cat, &affected) }); n > 4 {
+		t.Errorf("Match of a cluster with %d findings: %v allocations, want at most 4", len(fs), n)
+	}
+}
+
+// The findings share their text and evidence arrays, but each is its own:
+// its key is FindingKey's, and appending to its evidence leaves the
+// others' alone.
+func TestMatchSharedBuffers(t *testing.T) {
+	cat := embedded(t)
+	long := strings.Repeat("x", 300) // past Match's and FindingKey's stack buffers
+	c := Cluster{ProjectID: "p", Location: "l", Name: long, Datapath: "ADVANCED_DATAPATH", MasterVersion: "1.24.5-gke.600", NodePools: []Pool{
+		{Name: "a" + long, Version: "1.24.5-gke.600", ImageType: "COS_CONTAINERD"},
+		{Name: "b", Version: "1.22.1-gke.1"}, // image type unset: UNKNOWN
+		{Name: "c", Version: "latest", ImageType: "COS_CONTAINERD"},
+	}}
+	fs, _ := Match(cat, &c)
+	if len(fs) < 3 {
+		t.Fatalf("Match: %d findings, want at least 3", len(fs))
+	}
+	for i := range fs {
+		f := &fs[i]
+		if want := FindingKey(c.ProjectID, c.Location, c.Name, f.NodePool, f.IssueID); f.FindingKey != want {
+			t.Errorf("finding %d (%s on %q): key %s, want %s", i, f.IssueID, f.NodePool, f.FindingKey, want)
+		}
+		if len(f.Evidence) != 1 || !strings.Contains(f.Evidence[0].Summary, "autopilot.enabled=false") || !strings.HasSuffix(f.Reason, ".") {
+			t.Errorf("finding %d: reason %q, evidence %+v", i, f.Reason, f.Evidence)
+		}
+	}
+	first := fs[1].Evidence[0].Summary
+	fs[0].Evidence = append(fs[0].Evidence, Evidence{Source: "cloud_logging", Summary: "appended"})
+	if got := fs[1].Evidence[0].Summary; got != first {
+		t.Errorf("appending to one finding's evidence changed the next one's: %q", got)
+	}
+}
+
+// raceDetector reports whether the test binary was built with -race.
+func raceDetector() bool {
+	info, ok := debug.ReadBuildInfo()
+	return ok && slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
 }

@@ -1,8 +1,8 @@
 package catalog
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -87,41 +87,90 @@ type Verdict struct {
 	Reason string
 }
 
-// Holds evaluates the issue's configuration conditions only.
+// undecided says why a configuration condition could not be decided. Its
+// text (appendTo) is written only for a finding, so that deciding an issue
+// that turns out not to affect a subject never allocates.
+type undecided uint8
+
+const (
+	decided          undecided = iota
+	noNetworkConfig            // NoNetworkConfig and a dataplane_v2 condition
+	unknownDatapath            // a datapathProvider fleetscan does not know
+	noImageType                // no node image type, and an image_families condition
+	unknownImageType           // a node image type fleetscan does not know
+)
+
+// appendTo appends the reason, which completes a sentence about s.
+func (u undecided) appendTo(b []byte, s *Subject) []byte {
+	switch u {
+	case noNetworkConfig:
+		return append(b, "has no networkConfig in the input (a trimmed dump?), so whether it runs Dataplane V2 is not known"...)
+	case unknownDatapath:
+		b = append(b, "reports networkConfig.datapathProvider "...)
+		b = strconv.AppendQuote(b, s.Datapath)
+		return append(b, ", which fleetscan does not know"...)
+	case noImageType:
+		return append(b, "does not report its node image type"...)
+	case unknownImageType:
+		b = append(b, "uses node image type "...)
+		b = strconv.AppendQuote(b, s.ImageType)
+		return append(b, ", which fleetscan does not know"...)
+	}
+	return b
+}
+
+// Holds evaluates the issue's configuration conditions only. The reason is
+// set when the outcome is Undecided.
 func (is *Issue) Holds(s Subject) (Outcome, string) {
-	c := is.Conditions
-	var undecided string
+	out, why := is.holds(&s)
+	if why == decided {
+		return out, ""
+	}
+	return out, string(why.appendTo(nil, &s))
+}
+
+// HoldsOutcome is Holds without the reason; it never allocates.
+func (is *Issue) HoldsOutcome(s Subject) Outcome {
+	out, _ := is.holds(&s)
+	return out
+}
+
+// holds is Holds with the reason left unwritten: decided unless the
+// outcome is Undecided.
+func (is *Issue) holds(s *Subject) (Outcome, undecided) {
+	c := &is.Conditions
+	why := decided
 	if c.DataplaneV2 != nil {
 		dpv2, known := dataplaneV2(s.Datapath)
 		switch {
 		case s.NoNetworkConfig:
-			undecided = "has no networkConfig in the input (a trimmed dump?), so whether it runs Dataplane V2 is not known"
+			why = noNetworkConfig
 		case !known:
-			undecided = fmt.Sprintf("reports networkConfig.datapathProvider %q, which fleetscan does not know", s.Datapath)
+			why = unknownDatapath
 		case dpv2 != *c.DataplaneV2:
-			return NotAffected, ""
+			return NotAffected, decided
 		}
 	}
 	if c.Autopilot != nil && *c.Autopilot != s.Autopilot {
-		return NotAffected, ""
+		return NotAffected, decided
 	}
 	if len(c.ImageFamilies) > 0 {
 		fam := FamilyOf(s.ImageType)
 		switch {
-		case fam == "" && undecided != "":
+		case fam == "" && why != decided:
 			// already undecided
 		case fam == "" && s.ImageType == "":
-			undecided = "does not report its node image type"
+			why = noImageType
 		case fam == "":
-			undecided = fmt.Sprintf("uses node image type %q, which fleetscan does not know", s.ImageType)
+			why = unknownImageType
 		case !slices.Contains(c.ImageFamilies, fam):
-			return NotAffected, ""
+			return NotAffected, decided
 		}
 	}
-	if undecided != "" {
-		return Undecided, undecided
+	if why != decided {
+		return Undecided, why
 	}
-	return Affected, ""
+	return Affected, decided
 }
 
 // Evaluate decides a container_api issue for one subject: every condition
@@ -131,39 +180,85 @@ func (is *Issue) Holds(s Subject) (Outcome, string) {
 // An issue with a support block is NotAffected here: its end of support
 // depends on the scan's time (Support.EndOf).
 func (is *Issue) Evaluate(s Subject) Verdict {
-	if is.Support != nil {
-		return Verdict{}
-	}
-	cond, why := is.Holds(s)
-	if cond == NotAffected {
-		return Verdict{}
-	}
 	v, err := ParseVersion(s.Version)
-	if err != nil {
-		if s.Version == "" {
-			return Verdict{Outcome: Undecided, Reason: "does not report its version"}
-		}
-		return Verdict{Outcome: Undecided, Reason: fmt.Sprintf("reports version %q, which is not a GKE version", s.Version)}
+	d := is.Decide(s, v, err == nil)
+	if d.Outcome == NotAffected {
+		return Verdict{}
+	}
+	return Verdict{Outcome: d.Outcome, FixedIn: d.FixedIn, Reason: string(d.AppendReason(nil))}
+}
+
+// Decision is Evaluate's verdict with its reason left unwritten, so that a
+// caller deciding many issues for many subjects allocates only for the
+// findings: Decide never allocates, AppendReason writes the reason.
+type Decision struct {
+	Outcome Outcome
+	// FixedIn is the first fixed version on the subject's minor, "" when
+	// none is documented (or the version does not parse).
+	FixedIn string
+
+	subject   Subject
+	version   Version
+	parsed    bool      // subject.Version parsed as version
+	upgradeTo string    // FixedIn, or the first fix on a later minor
+	cond      undecided // why the conditions are undecided, if they are
+}
+
+// Decide is Evaluate for a version parsed once by the caller: v is
+// s.Version parsed with ParseVersion, and parsed is false when that failed.
+// It never allocates.
+func (is *Issue) Decide(s Subject, v Version, parsed bool) Decision {
+	if is.Support != nil {
+		return Decision{}
+	}
+	cond, why := is.holds(&s)
+	if cond == NotAffected {
+		return Decision{}
+	}
+	if !parsed {
+		return Decision{Outcome: Undecided, subject: s}
 	}
 	affected, fixedIn, upgradeTo := is.FixFor(v)
 	if !affected {
-		return Verdict{}
+		return Decision{}
 	}
-	out := Verdict{Outcome: Affected, FixedIn: fixedIn}
-	// Concatenation, not fmt: this runs for every finding of a fleet.
+	return Decision{Outcome: cond, FixedIn: fixedIn, subject: s, version: v, parsed: true, upgradeTo: upgradeTo, cond: why}
+}
+
+// AppendReason appends what Verdict.Reason says: it completes a sentence
+// that starts with the subject. It appends nothing when d is NotAffected.
+func (d *Decision) AppendReason(b []byte) []byte {
 	switch {
-	case fixedIn != "":
-		out.Reason = "runs " + v.String() + ", below " + fixedIn + ", the first fixed version on " + v.MinorLine().String()
-	case upgradeTo != "":
-		out.Reason = "runs " + v.String() + "; no fix is documented on " + v.MinorLine().String() + ", the first fixed version is " + upgradeTo
+	case d.Outcome == NotAffected:
+		return b
+	case !d.parsed && d.subject.Version == "":
+		return append(b, "does not report its version"...)
+	case !d.parsed:
+		b = append(b, "reports version "...)
+		b = strconv.AppendQuote(b, d.subject.Version)
+		return append(b, ", which is not a GKE version"...)
+	}
+	b = append(b, "runs "...)
+	b = d.version.appendTo(b)
+	switch {
+	case d.FixedIn != "":
+		b = append(b, ", below "...)
+		b = append(b, d.FixedIn...)
+		b = append(b, ", the first fixed version on "...)
+		b = d.version.MinorLine().appendTo(b)
+	case d.upgradeTo != "":
+		b = append(b, "; no fix is documented on "...)
+		b = d.version.MinorLine().appendTo(b)
+		b = append(b, ", the first fixed version is "...)
+		b = append(b, d.upgradeTo...)
 	default:
-		out.Reason = "runs " + v.String() + "; no fixed version is documented"
+		b = append(b, "; no fixed version is documented"...)
 	}
-	if cond == Undecided {
-		out.Outcome = Undecided
-		out.Reason = out.Reason + ", an affected version, but " + why
+	if d.cond != decided {
+		b = append(b, ", an affected version, but "...)
+		b = d.cond.appendTo(b, &d.subject)
 	}
-	return out
+	return b
 }
 
 // FixFor reports whether version v is in an affected range below its fix,

@@ -26,8 +26,46 @@ const maxPart = 1<<31 - 1
 // "v" (as Kubernetes objects print it). Aliases that only requests accept,
 // such as "latest", "1.29" or "1.29.1", are errors.
 func ParseVersion(s string) (Version, error) {
-	fail := func(why string) (Version, error) {
-		return Version{}, fmt.Errorf("%w: %q %s (want MAJOR.MINOR.PATCH-gke.N, e.g. 1.28.3-gke.1090000)", ErrVersion, s, why)
+	if v, ok := parseVersion(s); ok {
+		return v, nil
+	}
+	return Version{}, versionError(s)
+}
+
+// parseVersion is ParseVersion without the error: it reads s once and
+// never allocates, so a caller can parse every subject's version once and
+// cheaply. It accepts what the error messages of versionError describe:
+// three dot-separated numbers, "-gke.", a number, each a part (parsePart).
+func parseVersion(s string) (Version, bool) {
+	rest := strings.TrimPrefix(s, "v")
+	var n [4]int
+	for i := range n {
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		v, ok := parsePart(rest[:j])
+		if !ok {
+			return Version{}, false
+		}
+		n[i], rest = v, rest[j:]
+		switch {
+		case i < 2 && strings.HasPrefix(rest, "."):
+			rest = rest[1:]
+		case i == 2 && strings.HasPrefix(rest, "-gke."):
+			rest = rest[len("-gke."):]
+		case i == 3 && rest == "":
+		default:
+			return Version{}, false
+		}
+	}
+	return Version{n[0], n[1], n[2], n[3]}, true
+}
+
+// versionError says why s, which parseVersion rejected, is not a version.
+func versionError(s string) error {
+	fail := func(why string) error {
+		return fmt.Errorf("%w: %q %s (want MAJOR.MINOR.PATCH-gke.N, e.g. 1.28.3-gke.1090000)", ErrVersion, s, why)
 	}
 	if s == "" {
 		return fail("is empty")
@@ -41,15 +79,12 @@ func ParseVersion(s string) (Version, error) {
 	if len(parts) != 3 {
 		return fail("does not have three dot-separated numbers before -gke")
 	}
-	var n [4]int
-	for i, p := range append(parts, build) {
-		v, ok := parsePart(p)
-		if !ok {
+	for _, p := range append(parts, build) {
+		if _, ok := parsePart(p); !ok {
 			return fail(fmt.Sprintf("has a bad number %q", p))
 		}
-		n[i] = v
 	}
-	return Version{n[0], n[1], n[2], n[3]}, nil
+	return fail("is not a GKE version") // not reached: parseVersion accepts the rest
 }
 
 // parsePart accepts 1 to 10 ASCII digits (no sign, no spaces) up to maxPart.
@@ -57,13 +92,14 @@ func parsePart(p string) (int, bool) {
 	if p == "" || len(p) > 10 {
 		return 0, false
 	}
+	var v int64 // 10 digits cannot overflow it
 	for i := 0; i < len(p); i++ {
 		if p[i] < '0' || p[i] > '9' {
 			return 0, false
 		}
+		v = v*10 + int64(p[i]-'0')
 	}
-	v, err := strconv.ParseInt(p, 10, 64)
-	if err != nil || v > maxPart {
+	if v > maxPart {
 		return 0, false
 	}
 	return int(v), true
@@ -103,16 +139,17 @@ func (v Version) MinorLine() Minor { return Minor{v.Major, v.Minor} }
 // in practice, since GKE has no 0.0.0-gke.0).
 func (v Version) IsZero() bool { return v == Version{} }
 
-func (v Version) String() string {
-	b := make([]byte, 0, 24)
+func (v Version) String() string { return string(v.appendTo(make([]byte, 0, 24))) }
+
+// appendTo appends v.String() to b.
+func (v Version) appendTo(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(v.Major), 10)
 	b = append(b, '.')
 	b = strconv.AppendInt(b, int64(v.Minor), 10)
 	b = append(b, '.')
 	b = strconv.AppendInt(b, int64(v.Patch), 10)
 	b = append(b, "-gke."...)
-	b = strconv.AppendInt(b, int64(v.Build), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(v.Build), 10)
 }
 
 // Minor is a Kubernetes minor line such as 1.28.
@@ -140,3 +177,10 @@ func (m Minor) Compare(n Minor) int {
 }
 
 func (m Minor) String() string { return strconv.Itoa(m.Major) + "." + strconv.Itoa(m.Minor) }
+
+// appendTo appends m.String() to b.
+func (m Minor) appendTo(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(m.Major), 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, int64(m.Minor), 10)
+}
