@@ -528,11 +528,6 @@ func (s *Server) CAPEM() []byte {
 	return slices.Clone(s.certPEM)
 }
 
-// Keys are the clusters' keys, sorted.
-func (s *Server) Keys() []string {
-	return slices.Clone(s.keys)
-}
-
 // Attach points every cluster of f that the server serves at it: it sets
 // the cluster's Endpoint to [Server.Endpoint] and its
 // MasterAuth.ClusterCaCertificate to [Server.CACert] (creating MasterAuth

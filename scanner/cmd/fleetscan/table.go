@@ -307,7 +307,13 @@ func paint(color bool, word, s string) string {
 // unset, TERM not dumb.
 func colorFor(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" && term.IsTerminal(int(f.Fd()))
+	return ok && colorTerminal(term.IsTerminal(int(f.Fd())), os.Getenv)
+}
+
+// colorTerminal is colorFor's rule for an output that is (or is not) a
+// terminal, with the environment getenv gives.
+func colorTerminal(terminal bool, getenv func(string) string) bool {
+	return terminal && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // versionToFix is "1.24.9-gke.3199 → 1.24.9-gke.3200", naming the next

@@ -58,9 +58,20 @@ func TestTableColour(t *testing.T) {
 	if colorFor(f) || colorFor(&b) {
 		t.Error("a file or a buffer is coloured")
 	}
-	t.Setenv("NO_COLOR", "1")
-	if colorFor(os.Stdout) {
-		t.Error("NO_COLOR set, still coloured")
+	for _, tc := range []struct {
+		terminal bool
+		env      map[string]string
+		want     bool
+	}{
+		{true, nil, true},
+		{true, map[string]string{"TERM": "xterm-256color"}, true},
+		{true, map[string]string{"NO_COLOR": "1"}, false},
+		{true, map[string]string{"TERM": "dumb"}, false},
+		{false, nil, false},
+	} {
+		if got := colorTerminal(tc.terminal, func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("colour on a terminal %t with %v = %t, want %t", tc.terminal, tc.env, got, tc.want)
+		}
 	}
 }
 
