@@ -212,6 +212,13 @@ func TestScanErrors(t *testing.T) {
 	empty := write("empty.json", "  \n")
 
 	badCat := badCatalog(t, "id-mismatch")
+	badServerConfig := filepath.Join(dir, "serverconfig")
+	if err := os.MkdirAll(badServerConfig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(badServerConfig, "us-central1.json"), []byte("{\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -237,6 +244,10 @@ func TestScanErrors(t *testing.T) {
 		{"missing catalog dir", []string{"scan", "--input", good, "--catalog", filepath.Join(dir, "none")}, "fleetscan: catalog directory: stat " + filepath.Join(dir, "none") + ": no such file or directory\n"},
 		{"bad catalog dir", []string{"scan", "--input", good, "--catalog", badCat},
 			"fleetscan: " + badCat + "/TEST-ISSUE.yaml: id OTHER-ISSUE does not match the file name TEST-ISSUE.yaml\n"},
+		{"missing server config", []string{"scan", "--input", good, "--server-config", filepath.Join(dir, "none")},
+			"fleetscan: server config: open " + filepath.Join(dir, "none") + ": no such file or directory\n"},
+		{"bad server config", []string{"scan", "--input", good, "--server-config", badServerConfig},
+			"fleetscan: " + filepath.Join(badServerConfig, "us-central1.json") + ":1:2: invalid JSON: unexpected end of JSON input\n"},
 		{"files and scope", []string{"scan", "--input", good, "--project", "my-project"}, "fleetscan: --input and --project cannot be combined: scan files or a live scope\n"},
 		{"two scopes", []string{"scan", "--organization", "123", "--folder", "456"}, "fleetscan: --folder and --organization: give one scope\n"},
 		{"bad organization", []string{"scan", "--organization", "acme"}, "fleetscan: invalid scope \"organizations/acme\": organizations are named by number, e.g. organizations/123456789012\n"},

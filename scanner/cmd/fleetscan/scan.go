@@ -299,7 +299,7 @@ func (o *scanOptions) validate(ctx context.Context) (scanner.Options, catalog.Se
 	if o.serverConfig != "" {
 		offers, err := discovery.ServerConfigDir{Dir: o.serverConfig}.Offers()
 		if err != nil {
-			return scanner.Options{}, "", fmt.Errorf("server config: %w", err)
+			return scanner.Options{}, "", err // names the folder or the file
 		}
 		opt.Offers = offers
 	}
