@@ -29,7 +29,7 @@ var noAccess = cmpopts.IgnoreFields(scanner.Cluster{}, "Access", "NoNetworkConfi
 const wrongShape = `: wrong shape: want GKE clusters or their Cloud Asset Inventory assets: a JSON array, {"clusters": [...]}, {"assets": [...]}, one object, or NDJSON (one object per line)`
 
 // readFile reads a fixture or fails the test.
-func readFile(t *testing.T, path string) []byte {
+func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -1,0 +1,149 @@
+package discovery
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// clusterObjects are the cluster objects of the bundled dumps, each as its
+// JSON text: gcpdiag's ListClusters responses, the demo fleet and
+// Forseti's Cloud Asset Inventory export.
+func clusterObjects(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, p := range []string{"../../testdata/gcpdiag/gke1-container-clusters.json", "../../testdata/gcpdiag/gke2-container-clusters.json",
+		"../../testdata/gcpdiag/gke3-container-clusters.json"} {
+		var resp struct{ Clusters []json.RawMessage }
+		if err := json.Unmarshal(readFile(t, p), &resp); err != nil {
+			t.Fatal(p, err)
+		}
+		out = append(out, asBytes(resp.Clusters)...)
+	}
+	var fleet []json.RawMessage
+	if err := json.Unmarshal(readFile(t, "../../testdata/demo/fleet.json"), &fleet); err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, asBytes(fleet)...)
+	sc := bufio.NewScanner(bytes.NewReader(readFile(t, "../../testdata/forseti/cai-cluster-asset.ndjson")))
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var as struct {
+			Resource struct{ Data json.RawMessage }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &as); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, as.Resource.Data)
+	}
+	if len(out) < 10 {
+		t.Fatalf("only %d cluster objects in the dumps", len(out))
+	}
+	return out
+}
+
+func asBytes(raws []json.RawMessage) [][]byte {
+	out := make([][]byte, len(raws))
+	for i, r := range raws {
+		out[i] = r
+	}
+	return out
+}
+
+// checkFromStruct decodes raw both ways: through a Struct with fromStruct,
+// and as JSON text with protojson. When fromStruct decodes it, protojson
+// must too, to the same message; when protojson refuses it, fromStruct must
+// leave it to protojson (errSlowPath), never accept it.
+func checkFromStruct(t *testing.T, raw []byte) {
+	t.Helper()
+	var s structpb.Struct
+	if err := protojson.Unmarshal(raw, &s); err != nil {
+		return // not a JSON object: Cloud Asset Inventory never sends one
+	}
+	var fast, slow containerpb.Cluster
+	ferr := fromStruct(&s, fast.ProtoReflect())
+	serr := unmarshal.Unmarshal(raw, &slow)
+	switch {
+	case ferr != nil && !errors.Is(ferr, errSlowPath):
+		t.Fatalf("fromStruct returned %v, want nil or errSlowPath", ferr)
+	case ferr == nil && serr != nil:
+		t.Fatalf("fromStruct accepted %s, which protojson refuses: %v", raw, serr)
+	case ferr == nil && !proto.Equal(&fast, &slow):
+		t.Fatalf("fromStruct and protojson differ for %s:\n%s", raw, cmp.Diff(protojson.Format(&slow), protojson.Format(&fast)))
+	}
+}
+
+// TestFromStructMatchesProtojson: every cluster of the bundled dumps, and
+// values at each of protojson's edges, decode to the same message both
+// ways; the dumps' clusters all take the fast path, and reduce to the same
+// scanner.Cluster as a file's.
+func TestFromStructMatchesProtojson(t *testing.T) {
+	for _, raw := range clusterObjects(t) {
+		checkFromStruct(t, raw)
+		var s structpb.Struct
+		if err := protojson.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		var pc containerpb.Cluster
+		if err := fromStruct(&s, pc.ProtoReflect()); err != nil {
+			t.Fatalf("a real cluster took the slow path: %v", err)
+		}
+		got, err := reduceStruct(&pc, &s, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseCluster(raw, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("cluster %s (-file +asset):\n%s", want.Name, diff)
+		}
+	}
+	for _, raw := range []string{
+		`{"name":"c","initialNodeCount":3,"nodePools":[{"name":"p","initialNodeCount":"2","maxPodsConstraint":{"maxPodsPerNode":"110"}}]}`,
+		`{"name":"c","node_pools":[{"name":"p"}],"current_master_version":"1.30.1-gke.1"}`, // proto names
+		`{"name":"c","nodePools":[{"name":"p"}],"node_pools":[{"name":"q"}]}`,              // both names: protojson refuses
+		`{"name":"c","status":"NO_SUCH_STATUS","networkConfig":{"datapathProvider":"ADVANCED_DATAPATH"}}`,
+		`{"name":"c","status":2,"releaseChannel":{"channel":"EXTENDED"}}`,
+		`{"name":"c","status":2.5}`,
+		`{"name":"c","initialNodeCount":1.5}`,
+		`{"name":"c","initialNodeCount":"x"}`,
+		`{"name":"c","initialNodeCount":1e3}`,
+		`{"name":"c","initialNodeCount":4294967296}`,
+		`{"name":"c","autopilot":{"enabled":"true"}}`,
+		`{"name":"c","autopilot":null,"nodePools":null,"resourceLabels":null}`,
+		`{"name":"c","resourceLabels":{"team":"a","env":"prod"}}`,
+		`{"name":"c","resourceLabels":{"team":1}}`,
+		`{"name":"c","nodePools":[null]}`,
+		`{"name":"c","nodePools":{"name":"p"}}`,
+		`{"name":"c","locations":["us-central1-a",null]}`,
+		`{"name":"c","nodePools":[{"name":"p","config":{"linuxNodeConfig":{"sysctls":{"net.core.somaxconn":"4096"}},"kubeletConfig":{"cpuCfsQuota":true}}}]}`,
+		`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"3600s"}}]}`,
+		`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"an hour"}}]}`,
+		`{"name":"c","nodePools":[{"name":"p","config":{"accelerators":[{"acceleratorCount":"1","acceleratorType":"nvidia-l4"}]}}]}`,
+		`{"name":"c","masterAuth":{"clusterCaCertificate":"LS0t"},"unknownField":{"deep":[1,2]}}`,
+		`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"strategy":"BLUE_GREEN","blueGreenSettings":{"nodePoolSoakDuration":"60s","standardRolloutPolicy":{"batchPercentage":0.5}}}}]}`,
+		`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":0.5,"batchNodeCount":2}}}}]}`, // two oneof members
+	} {
+		checkFromStruct(t, []byte(raw))
+	}
+}
+
+// FuzzFromStruct: for any JSON object, fromStruct either leaves it to
+// protojson or decodes it exactly as protojson does.
+func FuzzFromStruct(f *testing.F) {
+	for _, raw := range clusterObjects(f) {
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"3600s"}}],"initialNodeCount":"2"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) { checkFromStruct(t, raw) })
+}
