@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
@@ -61,18 +62,23 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 	}
 	total := 0
 	cov := scanner.Coverage{All: true}
-	for token := ""; ; {
-		var page []*assetpb.Asset
-		pctx, cancel := a.Policy.WithTimeout(ctx)
-		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&page)
-		cancel()
-		if err != nil {
+	// The next page is fetched while this one is decoded and matched: the
+	// call's latency hides the scanner's CPU. The channel is unbuffered, so
+	// at most two pages (2,000 clusters) are held at once, and each asset
+	// is let go as soon as it is decoded.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan assetPage)
+	go a.fetch(ctx, req, size, pages)
+	for pg := range pages {
+		if pg.err != nil {
 			if ctx.Err() != nil {
 				return scanner.Coverage{}, ctx.Err()
 			}
-			return scanner.Coverage{}, fmt.Errorf("list clusters in %s with Cloud Asset Inventory: %w", a.Scope, err)
+			return scanner.Coverage{}, fmt.Errorf("list clusters in %s with Cloud Asset Inventory: %w", a.Scope, pg.err)
 		}
-		for _, as := range page {
+		for i, as := range pg.assets {
+			pg.assets[i] = nil
 			c, err := clusterFromAsset(as)
 			if err != nil {
 				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
@@ -87,8 +93,36 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 		if a.Progress != nil {
 			a.Progress(total)
 		}
-		if next == "" {
-			return cov, nil
+	}
+	if err := ctx.Err(); err != nil { // ended before the last page
+		return scanner.Coverage{}, err
+	}
+	return cov, nil
+}
+
+// assetPage is one page of ListAssets, or the error that ended the list.
+type assetPage struct {
+	assets []*assetpb.Asset
+	err    error
+}
+
+// fetch sends the list's pages in order and closes pages after the last
+// one, or after the first error (sent as the last page), or when ctx ends.
+func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsRequest, size int, pages chan<- assetPage) {
+	defer close(pages)
+	for token := ""; ; {
+		var pg assetPage
+		pctx, cancel := a.Policy.WithTimeout(ctx)
+		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&pg.assets)
+		cancel()
+		pg.err = err
+		select {
+		case pages <- pg:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || next == "" {
+			return
 		}
 		token = next
 	}
@@ -111,11 +145,32 @@ func clusterFromAsset(as *assetpb.Asset) (scanner.Cluster, error) {
 	if data == nil {
 		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
 	}
+	var pc containerpb.Cluster
+	if err := fromStruct(data, pc.ProtoReflect()); err == nil {
+		return reduceStruct(&pc, data, m[1])
+	}
+	// A value fromStruct leaves to protojson: the round trip through JSON
+	// text decides it, and words its error as a file's.
 	raw, err := protojson.Marshal(data)
 	if err != nil {
 		return c, fmt.Errorf("asset %s: %v", as.GetName(), err)
 	}
 	return ParseCluster(raw, m[1])
+}
+
+// reduceStruct is reduce for a cluster decoded from a Struct: an enum name
+// for datapathProvider that this client does not know is kept.
+func reduceStruct(pc *containerpb.Cluster, data *structpb.Struct, projectID string) (scanner.Cluster, error) {
+	c, err := FromProto(pc, projectID)
+	if err != nil {
+		return scanner.Cluster{}, err
+	}
+	if c.Datapath == "" {
+		if s := data.GetFields()["networkConfig"].GetStructValue().GetFields()["datapathProvider"].GetStringValue(); s != "" && s != "DATAPATH_PROVIDER_UNSPECIFIED" {
+			c.Datapath = s
+		}
+	}
+	return c, nil
 }
 
 // ContainerAPI discovers a scope's clusters without Cloud Asset Inventory:
