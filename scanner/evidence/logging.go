@@ -1,14 +1,17 @@
 package evidence
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	logging "cloud.google.com/go/logging/apiv2"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
 
@@ -53,7 +56,11 @@ type Logging struct {
 	Client   *logging.Client
 	Policy   gcpclient.Policy // set Limiter (NewLimiter) to stay under the quota
 	PageSize int              // default and maximum 1000
-	// Progress, when set, is called after each call with the calls so far.
+	// Concurrency is how many batches are read at once (default 8); the
+	// Limiter still paces every call.
+	Concurrency int
+	// Progress, when set, is called after each call with the calls so far
+	// (from the batches' goroutines, one call at a time).
 	Progress func(calls int)
 }
 
@@ -72,15 +79,51 @@ func (l *Logging) Observe(ctx context.Context, q scanner.EvidenceQuery, failed f
 		}
 		projects = append(projects, p)
 	}
-	r := &logRun{l: l, agg: NewQueryAggregator(q), failed: failed, denied: map[string]bool{}}
 	filter := QueryFilter(q)
+	var batches []*logRun
 	for start := 0; start < len(projects); start += MaxResourceNames {
-		batch := projects[start:min(start+MaxResourceNames, len(projects))]
-		if err := r.batch(ctx, batch, filter); err != nil {
-			return nil, err
+		batches = append(batches, &logRun{l: l, projects: projects[start:min(start+MaxResourceNames, len(projects))], denied: map[string]bool{}})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cmp.Or(l.Concurrency, 8))
+	var calls progress
+	for _, r := range batches {
+		r.calls = &calls
+		g.Go(func() error { return r.batch(gctx, r.projects, filter) })
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	// The batches' results join in the batches' order, as if read one by
+	// one: the same scan errors in the same order, the same aggregation.
+	agg := NewQueryAggregator(q)
+	for _, r := range batches {
+		for _, e := range r.errs {
+			failed(e)
+		}
+		for _, e := range r.entries {
+			agg.Add(e)
 		}
 	}
-	return r.agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since, q.Until) }), nil
+	return agg.Observations(func(s *catalog.Symptom) string { return Filter(s, q.Since, q.Until) }), nil
+}
+
+// progress counts a run's calls across its batches and reports each.
+type progress struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (p *progress) add(report func(int)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	if report != nil {
+		report(p.n)
+	}
 }
 
 // QueryFilter is the one filter Observe runs over every batch of
@@ -110,12 +153,15 @@ func QueryFilter(q scanner.EvidenceQuery) string {
 // among so few, splitting further saves no calls.
 const denseSplit = 8
 
+// logRun reads one batch of projects; its results are kept until every
+// batch is done.
 type logRun struct {
-	l      *Logging
-	agg    *Aggregator
-	failed func(scanner.ScanError)
-	denied map[string]bool // projects recorded as denied
-	calls  int
+	l        *Logging
+	projects []string
+	calls    *progress
+	denied   map[string]bool // projects recorded as denied
+	errs     []scanner.ScanError
+	entries  []Entry // of the queries that succeeded
 }
 
 // batch reads one batch of projects, isolating its denied projects.
@@ -196,7 +242,7 @@ func (r *logRun) deny(p string, err error) {
 		return
 	}
 	r.denied[p] = true
-	r.failed(scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "logging", Code: gcpclient.CodeName(err),
+	r.errs = append(r.errs, scanner.ScanError{ProjectID: p, Resource: "projects/" + p, API: "logging", Code: gcpclient.CodeName(err),
 		Message: fmt.Sprintf("log evidence not read: %s", gcpclient.Message(err))})
 }
 
@@ -224,10 +270,7 @@ func (r *logRun) read(ctx context.Context, projects []string, filter string) err
 		pctx, cancel := r.l.Policy.WithTimeout(ctx)
 		next, err := iterator.NewPager(r.l.Client.ListLogEntries(pctx, req, r.l.Policy.CallOptions()...), size, token).NextPage(&page)
 		cancel()
-		r.calls++
-		if r.l.Progress != nil {
-			r.l.Progress(r.calls)
-		}
+		r.calls.add(r.l.Progress)
 		if err != nil {
 			return err
 		}
@@ -239,9 +282,7 @@ func (r *logRun) read(ctx context.Context, projects []string, filter string) err
 		}
 		token = next
 	}
-	for _, e := range entries {
-		r.agg.Add(e)
-	}
+	r.entries = append(r.entries, entries...)
 	return nil
 }
 

@@ -201,10 +201,11 @@ func TestLoggingOutageFailsObserve(t *testing.T) {
 }
 
 // A server stopped in the middle of a scan fails it: no partial result.
+// One batch at a time, so that the server stops between batches.
 func TestLoggingServerStoppedMidScan(t *testing.T) {
 	stub, client := startStub(t, denyingAnswer(nil, codes.PermissionDenied))
 	var c collect
-	l := &Logging{Client: client, Policy: quick, Progress: func(calls int) {
+	l := &Logging{Client: client, Policy: quick, Concurrency: 1, Progress: func(calls int) {
 		if calls == 2 { // after two good batches of three
 			stub.srv.Stop()
 		}
@@ -399,6 +400,55 @@ func TestLoggingIsolatesDeniedProjects(t *testing.T) {
 				t.Errorf("calls = %d, want at most %d", perSymptom, bound)
 			}
 		})
+	}
+}
+
+// Batches read at once give what one at a time gives: the same scan
+// errors in the same order and the same observations; and they do overlap.
+func TestLoggingConcurrentBatches(t *testing.T) {
+	projects := projectIDs(700)
+	denied := map[string]bool{}
+	for i := 7; i < len(projects); i += 37 {
+		denied[projects[i]] = true
+	}
+	answer := denyingAnswer(denied, codes.PermissionDenied)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	_, client := startStub(t, func(ctx context.Context, req *loggingpb.ListLogEntriesRequest) (*loggingpb.ListLogEntriesResponse, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		time.Sleep(20 * time.Millisecond) // a real call's latency, so that batches overlap
+		return answer(ctx, req)
+	})
+	q := ipamQuery(t, projects)
+	observe := func(concurrency int) ([]scanner.Observation, []scanner.ScanError) {
+		var c collect
+		obs, err := (&Logging{Client: client, Policy: quick, Concurrency: concurrency}).Observe(t.Context(), q, c.failed)
+		if err != nil {
+			t.Fatalf("Observe() with concurrency %d: %v", concurrency, err)
+		}
+		return obs, c.errs
+	}
+	wantObs, wantErrs := observe(1)
+	if most != 1 {
+		t.Fatalf("concurrency 1: %d calls at once", most)
+	}
+	most = 0
+	gotObs, gotErrs := observe(0) // the default
+	if diff := cmp.Diff(wantErrs, gotErrs); diff != "" {
+		t.Errorf("scan errors (-one at a time +at once):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantObs, gotObs); diff != "" {
+		t.Errorf("observations (-one at a time +at once):\n%s", diff)
+	}
+	if len(wantErrs) != len(denied) || len(wantObs) != len(projects)-len(denied) {
+		t.Errorf("%d scan errors and %d observations, want %d and %d", len(wantErrs), len(wantObs), len(denied), len(projects)-len(denied))
+	}
+	if most < 2 || most > 8 {
+		t.Errorf("default concurrency: at most %d calls at once, want 2 to 8", most)
 	}
 }
 
