@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -124,7 +125,7 @@ func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 // finding on comp.
 func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string, now time.Time) bool {
 	k := keyOf(c, comp, v)
-	if r, ok := m[k]; ok {
+	if r, ok := m.clear[k]; ok {
 		return r
 	}
 	cc := withVersion(c, comp, v)
@@ -135,13 +136,18 @@ func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string,
 			break
 		}
 	}
-	m[k] = r
+	m.clear[k] = r
 	return r
 }
 
-// memo holds a scan's answers of clears: a fleet's clusters share their
-// versions and configurations, so each answer is computed once.
-type memo map[memoKey]bool
+// memo holds a scan's answers of clears and blocking: a fleet's clusters
+// share their versions and configurations, so each answer is computed once.
+type memo struct {
+	clear map[memoKey]bool
+	block map[memoKey]string
+}
+
+func newMemo() memo { return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}} }
 
 // memoKey is what decides whether comp at version v has findings: the
 // version, and what the catalog's conditions read of the cluster and pool
@@ -267,10 +273,8 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 			byCluster[k] = append(byCluster[k], i)
 		}
 	}
-	byLocation := map[string]*offered{} // nil: could not be read
-	ask := res.askFrom()
-	m := memo{}
-	reasons := map[string]string{}
+	byLocation, reasons := res.readOffers(ctx, offers, byCluster, failed)
+	m := newMemo()
 	for i := range res.Clusters {
 		rec := &res.Clusters[i]
 		idx := byCluster[rec.Key()]
@@ -278,40 +282,80 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 			continue
 		}
 		var p plan
-		switch o, ok := byLocation[rec.Location]; {
+		switch o := byLocation[rec.Location]; {
 		case offers == nil:
 			p = fixedInPlan(cat, res.Findings, idx)
 			p.reason = "Not checked against the versions GKE offers (no server config): the highest fixed_in of each component."
-		case !ok:
-			var got Offered
-			var err error
-			var project string
-			// A project denied to the scan is not the location's only way in:
-			// what GKE offers in a location is the same for every project.
-			for _, project = range ask(rec.Location) {
-				if got, err = offers.Offered(ctx, project, rec.Location); err == nil || !denied(err) {
-					break
-				}
-			}
-			if err != nil {
-				failed(ScanError{Resource: "projects/" + project + "/locations/" + rec.Location, API: "container", Code: codeOf(err),
-					Message: "offered versions not read: " + err.Error()})
-				reasons[rec.Location] = "The versions offered in " + rec.Location + " could not be read (" + err.Error() + "): the highest fixed_in of each component, not checked against them."
-			} else {
-				o = parseOffered(got)
-			}
-			byLocation[rec.Location] = o
-			fallthrough
+		case o == nil:
+			p = fixedInPlan(cat, res.Findings, idx)
+			p.reason = reasons[rec.Location]
 		default:
-			if o == nil {
-				p = fixedInPlan(cat, res.Findings, idx)
-				p.reason = reasons[rec.Location]
-				break
-			}
 			p = offeredPlan(cat, &rec.Cluster, o, res.Findings, idx, now, m)
 		}
 		res.applyPlan(rec, p, idx)
 	}
+}
+
+// offerConcurrency is how many locations' offered versions are read at once.
+const offerConcurrency = 8
+
+// readOffers reads the versions offered in each location of a cluster to
+// plan, offerConcurrency locations at once. A location that could not be
+// read is absent from the map, recorded as a scan error (in the order the
+// clusters need the locations), and given the reason its plans state.
+func (res *Result) readOffers(ctx context.Context, offers Offers, byCluster map[ClusterKey][]int, failed func(ScanError)) (map[string]*offered, map[string]string) {
+	if offers == nil {
+		return nil, nil
+	}
+	var locations []string
+	for i := range res.Clusters {
+		rec := &res.Clusters[i]
+		if len(byCluster[rec.Key()]) > 0 && !slices.Contains(locations, rec.Location) {
+			locations = append(locations, rec.Location)
+		}
+	}
+	type read struct {
+		o       *offered
+		project string
+		err     error
+	}
+	reads := make([]read, len(locations))
+	ask := res.askFrom()
+	sem := make(chan struct{}, offerConcurrency)
+	var wg sync.WaitGroup
+	for i, loc := range locations {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := &reads[i]
+			var got Offered
+			// A project denied to the scan is not the location's only way in:
+			// what GKE offers in a location is the same for every project.
+			for _, r.project = range ask(loc) {
+				if got, r.err = offers.Offered(ctx, r.project, loc); r.err == nil || !denied(r.err) {
+					break
+				}
+			}
+			if r.err == nil {
+				r.o = parseOffered(got)
+			}
+		}()
+	}
+	wg.Wait()
+	byLocation := map[string]*offered{}
+	reasons := map[string]string{}
+	for i, loc := range locations {
+		r := reads[i]
+		if r.err != nil {
+			failed(ScanError{Resource: "projects/" + r.project + "/locations/" + loc, API: "container", Code: codeOf(r.err),
+				Message: "offered versions not read: " + r.err.Error()})
+			reasons[loc] = "The versions offered in " + loc + " could not be read (" + r.err.Error() + "): the highest fixed_in of each component, not checked against them."
+			continue
+		}
+		byLocation[loc] = r.o
+	}
+	return byLocation, reasons
 }
 
 // askFrom gives, per location, the projects to ask its offered versions
@@ -485,14 +529,14 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 		p.targets[cp] = cpTarget.String()
 	} else if comps[cp] {
 		p.targets[cp] = ""
-		unclear = append(unclear, cmp.Or(blocking(cat, c, o, cp, now), "every finding")+" on the control plane")
+		unclear = append(unclear, cmp.Or(m.blocking(cat, c, o, cp, now), "every finding")+" on the control plane")
 	}
 	for _, comp := range pools {
 		if v, ok := poolTarget[comp]; ok {
 			p.targets[comp] = v.String()
 		} else {
 			p.targets[comp] = ""
-			if b := blocking(cat, c, o, comp, now); b != "" {
+			if b := m.blocking(cat, c, o, comp, now); b != "" {
 				unclear = append(unclear, b+" on "+poolName(comp))
 			} else {
 				unclear = append(unclear, poolName(comp)+" (only versions above every control-plane version offered clear it)")
@@ -515,7 +559,7 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 // blocking names the issues still found on comp at the newest version
 // offered to it (at its current version when none is offered above it), or
 // "" when that version would clear them.
-func blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp component, now time.Time) string {
+func (m memo) blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp component, now time.Time) string {
 	cur := c.MasterVersion
 	if comp.kind == catalog.NodePool {
 		cur = poolVersion(c, comp)
@@ -526,6 +570,10 @@ func blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp component, now 
 			v = vs[len(vs)-1].String()
 		}
 	}
+	k := keyOf(c, comp, v)
+	if b, ok := m.block[k]; ok {
+		return b
+	}
 	cc := withVersion(c, comp, v)
 	var ids []string
 	for _, f := range evaluate(cat, &cc, now) {
@@ -533,7 +581,8 @@ func blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp component, now 
 			ids = append(ids, f.IssueID)
 		}
 	}
-	return strings.Join(ids, ", ")
+	m.block[k] = strings.Join(ids, ", ")
+	return m.block[k]
 }
 
 func poolVersion(c *Cluster, comp component) string {
