@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,8 @@ type config struct {
 	clusters, projects int
 	latency            time.Duration
 	serve              bool
+	cpuProfile         string
+	memProfile         string
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -75,13 +78,19 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&c.kubernetes, "kubernetes", "", "also run the in-cluster checks from SOURCE: asset-inventory or api (a fake Kubernetes API per cluster)")
 	fs.BoolVar(&c.typical, "typical", false, "with -kubernetes: pad every cluster to a typical size (20 DaemonSets, 50 Services, 10 NetworkPolicies, 100 workloads, 300 Pods)")
 	fs.BoolVar(&c.serve, "serve", false, "internal: serve the fakes until stdin closes")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write the heap profile after the scan (the result still live) to FILE")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the scan's CPU profile (the scanner's process, not the fakes') to FILE")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := kube.ValidSource(c.kubernetes); err != nil {
 		return fmt.Errorf("-kubernetes %w", err)
 	}
-	// Only the fakes hold the objects: the scanner's process never does.
+	if !c.serve {
+		return bench(c, stdout)
+	}
+	// Only the fakes' process generates and holds the fleet: the scanner's
+	// peak RSS is its own.
 	opt := fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1, Kube: c.serve && c.kubernetes != ""}
 	if c.typical {
 		opt.KubeShape = &fleetgen.TypicalCluster
@@ -90,10 +99,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if c.serve {
-		return serve(fleet, c, stdout)
-	}
-	return bench(fleet, c, stdout)
+	return serve(fleet, c, stdout)
 }
 
 // serve runs the fakes and a loopback HTTP endpoint for the call counts,
@@ -134,12 +140,12 @@ func serve(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 		json.NewEncoder(w).Encode(calls)
 	})
 	go http.Serve(lis, mux)
-	fmt.Fprintf(stdout, "%s %s\n", srv.Addr(), lis.Addr())
+	fmt.Fprintf(stdout, "%s %s %s %s\n", srv.Addr(), lis.Addr(), fleet.Org, fleet.Now.Format(time.RFC3339Nano))
 	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
 
-func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
+func bench(c config, stdout io.Writer) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -163,11 +169,19 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("fakes did not start: %w", err)
 	}
-	grpcAddr, httpAddr, _ := strings.Cut(strings.TrimSpace(line), " ")
+	f := strings.Fields(line)
+	if len(f) != 4 {
+		return fmt.Errorf("fakes said %q, want: GRPC-ADDR HTTP-ADDR ORG NOW", line)
+	}
+	grpcAddr, httpAddr, org := f[0], f[1], f[2]
+	now, err := time.Parse(time.RFC3339Nano, f[3])
+	if err != nil {
+		return err
+	}
 
 	ctx := context.Background()
 	ep := gcpclient.Endpoints{"asset": grpcAddr, "container": grpcAddr, "resourcemanager": grpcAddr, "logging": grpcAddr}
-	scope, err := scanner.ParseScope(fleet.Org)
+	scope, err := scanner.ParseScope(org)
 	if err != nil {
 		return err
 	}
@@ -226,13 +240,40 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 		return err
 	}
 
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before) // generating the fleet is not the scan's CPU
 	start := time.Now()
 	res, err := scanner.Scan(ctx, scanner.Options{
 		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp}, InCluster: inCluster,
 		Offers: &discovery.ServerConfigs{Client: cm, Policy: gcpclient.DefaultPolicy},
-		ScanID: "bench", Now: fleet.Now,
+		ScanID: "bench", Now: now,
 	})
 	wall := time.Since(start)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if c.memProfile != "" {
+		f, err := os.Create(c.memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -263,12 +304,10 @@ func bench(fleet *fleetgen.Fleet, c config, stdout io.Writer) error {
 	if api, ok := inCluster.(*kube.API); ok {
 		_, perCluster = api.Calls()
 	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
 	return json.NewEncoder(stdout).Encode(result{
 		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, Clusters: c.clusters, Projects: c.projects, Objects: objects,
 		APICalls: total, CallsByMethod: calls, MaxCallsPerCluster: perCluster,
-		WallS: round(wall.Seconds()), CPUS: round(cpu(ru.Utime) + cpu(ru.Stime)), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
+		WallS: round(wall.Seconds()), CPUS: round(cpu(ru.Utime) + cpu(ru.Stime) - cpu(before.Utime) - cpu(before.Stime)), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
 	})
 }
 
@@ -286,7 +325,7 @@ type result struct {
 	// cluster's API took.
 	MaxCallsPerCluster int     `json:"max_calls_per_cluster,omitempty"`
 	WallS              float64 `json:"wall_s"`
-	CPUS               float64 `json:"cpu_s"` // the scanner's own user+sys CPU, the fakes' left out
+	CPUS               float64 `json:"cpu_s"` // the scan's own user+sys CPU: the fakes' and the fleet's generation left out
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
 	Findings           int     `json:"findings"`
 }
