@@ -11,7 +11,8 @@ type Offered struct {
 }
 
 // Offers gives the versions offered per location. project is a project of
-// the scan with a cluster in location.
+// the scan with a cluster in location. Offered is called for several
+// locations at once, so it must be safe for concurrent use.
 type Offers interface {
 	Offered(ctx context.Context, project, location string) (Offered, error)
 }
