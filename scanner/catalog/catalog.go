@@ -18,6 +18,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -93,7 +94,9 @@ const (
 
 // Issue is one catalog entry. Field names are the YAML keys.
 type Issue struct {
-	ID         string     `yaml:"id"`
+	ID string `yaml:"id"`
+	// Category groups issues as GKE's known-issues page does (Categories).
+	Category   Category   `yaml:"category"`
 	Title      string     `yaml:"title"`
 	Severity   Severity   `yaml:"severity"`
 	Summary    string     `yaml:"summary"`
@@ -112,8 +115,58 @@ type Issue struct {
 	// Support is the end-of-support schedule of the one issue that has it
 	// (GKE-END-OF-SUPPORT), decided by container_api.
 	Support *Support `yaml:"support"`
+	// Source is where the affected versions were read, in the source's
+	// own words.
+	Source *SourceNote `yaml:"source"`
+	// Examples, required with conditions.cel, are a cluster for which the
+	// condition holds and one for which it does not; validation proves both,
+	// and the catalog's tests derive their boundary cases from them.
+	Examples *Examples `yaml:"examples"`
 
-	file string // the file it was read from, for messages
+	file string        // the file it was read from, for messages
+	cel  *celCondition // Conditions.CEL compiled, by Validate
+}
+
+// Examples are Container API cluster objects in their JSON field names,
+// written as YAML, with only the fields that matter: every section a
+// cluster always has (addonsConfig, networkConfig, …; a node pool's config
+// and management) is added empty where missing. For an issue of scope
+// node_pool, the condition is evaluated on the first of nodePools.
+type Examples struct {
+	Holds map[string]any `yaml:"holds"`
+	Fails map[string]any `yaml:"fails"`
+}
+
+// SourceNote quotes the text an issue's versions come from.
+type SourceNote struct {
+	ReadOn string `yaml:"read_on"` // the day the source was read, YYYY-MM-DD
+	Quote  string `yaml:"quote"`   // its version text, verbatim (translated only when the copy read was not in English, and then said so)
+}
+
+// Category is an issue's group: one of Categories.
+type Category string
+
+// Categories are the groups of GKE's known-issues page and release notes
+// that the catalog uses, in the order lists show them.
+var Categories = []Category{"Networking", "Nodes", "Upgrades", "Storage", "Security", "Operations", "Autoscaling",
+	"Logging and monitoring", "GPUs and accelerators", "Version support"}
+
+// ParseCategory returns the category named s, compared case-insensitively.
+func ParseCategory(s string) (Category, error) {
+	for _, c := range Categories {
+		if strings.EqualFold(string(c), strings.TrimSpace(s)) {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("unknown category %q (want one of %s)", s, joinCategories())
+}
+
+func joinCategories() string {
+	s := make([]string, len(Categories))
+	for i, c := range Categories {
+		s[i] = strconv.Quote(string(c))
+	}
+	return strings.Join(s, ", ")
 }
 
 // Conditions on a subject's configuration. Unset conditions always hold.
@@ -125,15 +178,25 @@ type Conditions struct {
 	Autopilot *bool `yaml:"autopilot"`
 	// ImageFamilies lists the node image families affected.
 	ImageFamilies []ImageFamily `yaml:"image_families"`
+	// CEL is a condition over any field of the Container API objects
+	// (CELExpr); it holds together with the short forms above.
+	CEL CELExpr `yaml:"cel"`
 }
 
 // Range is one affected stretch of minors: "1.27", "1.22-1.25" or "<=1.26".
-// FixedIn, the first fixed version, is allowed on a single-minor range only.
+// On a single-minor range only: FixedIn, the first fixed version; From,
+// the first affected one (the source says the issue came with a patch);
+// Through, the last affected one (the source gives a closed span of
+// patches, "X to Y", and no fix), instead of FixedIn.
 type Range struct {
 	Minors  string `yaml:"minors"`
+	From    string `yaml:"from"`
+	Through string `yaml:"through"`
 	FixedIn string `yaml:"fixed_in"`
 
 	from, to Minor   // inclusive; from is the zero Minor for "<=X"
+	first    Version // zero when the whole minor is affected up to the fix
+	last     Version // zero unless Through is set
 	fixed    Version // zero when no fix is documented
 }
 
@@ -165,6 +228,8 @@ type Catalog struct {
 	Issues  []*Issue
 	Version string // content hash of the entries, recorded with every finding
 	byID    map[string]*Issue
+	// celCluster and celPool count the compiled conditions per scope.
+	celCluster, celPool int
 }
 
 // Issue returns the issue with the given ID, or nil.
@@ -296,6 +361,15 @@ func merge(base *Catalog, add []*Issue, raw map[*Issue][]byte) ([]*Issue, map[*I
 }
 
 func build(issues []*Issue, raw map[*Issue][]byte) (*Catalog, error) {
+	// Each catalog has its own copies: validation prepares them (ranges,
+	// compiled conditions, their indexes), and a base catalog's stay as
+	// they were.
+	for i, is := range issues {
+		cp := *is
+		cp.Affected = slices.Clone(is.Affected)
+		issues[i] = &cp
+		raw[&cp] = raw[is]
+	}
 	if err := Validate(issues); err != nil {
 		return nil, err
 	}
@@ -307,7 +381,9 @@ func build(issues []*Issue, raw map[*Issue][]byte) (*Catalog, error) {
 		h.Write(raw[is])
 		h.Write([]byte{0})
 	}
-	return &Catalog{Issues: issues, Version: hex.EncodeToString(h.Sum(nil))[:12], byID: byID}, nil
+	c := &Catalog{Issues: issues, Version: hex.EncodeToString(h.Sum(nil))[:12], byID: byID}
+	c.indexCEL()
+	return c, nil
 }
 
 // decodeAll decodes every .yaml file of fsys strictly and reports every
@@ -431,4 +507,55 @@ func emptyDocument(doc *yaml.Node) bool {
 	}
 	n := doc.Content[0]
 	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0 && n.Anchor == ""
+}
+
+// Span is the range's first and last minor (first is the zero Minor for
+// "<=X"), and its first affected, last affected and first fixed versions
+// (zero when the range gives none). Only a validated range has them.
+func (r Range) Span() (first, last Minor, from, through, fixed Version) {
+	return r.from, r.to, r.first, r.last, r.fixed
+}
+
+// Narrow returns the catalog with only the issues named by ids (case
+// insensitive) and those of the categories given; both empty keep every
+// issue. An unknown ID or category is an error naming the known ones.
+// The narrowed catalog keeps the version of the whole: its entries are
+// the same, a scan only asks fewer of them.
+func (c *Catalog) Narrow(ids []string, categories []string) (*Catalog, error) {
+	if len(ids) == 0 && len(categories) == 0 {
+		return c, nil
+	}
+	keepID := map[string]bool{}
+	var errs []error
+	for _, id := range ids {
+		is := c.byID[strings.ToUpper(strings.TrimSpace(id))]
+		if is == nil {
+			errs = append(errs, fmt.Errorf("unknown issue %q (fleetscan catalog list shows the IDs)", id))
+			continue
+		}
+		keepID[is.ID] = true
+	}
+	keepCat := map[Category]bool{}
+	for _, s := range categories {
+		cat, err := ParseCategory(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keepCat[cat] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := &Catalog{Version: c.Version, byID: map[string]*Issue{}, celCluster: c.celCluster, celPool: c.celPool}
+	for _, is := range c.Issues {
+		if keepID[is.ID] || keepCat[is.Category] {
+			out.Issues = append(out.Issues, is)
+			out.byID[is.ID] = is
+		}
+	}
+	if len(out.Issues) == 0 { // only categories without issues were named
+		return nil, fmt.Errorf("no issue of the catalog is in category %s", strings.Join(categories, " or "))
+	}
+	return out, nil
 }

@@ -52,6 +52,9 @@ type Subject struct {
 	// NoNetworkConfig: the cluster object has no networkConfig at all (a
 	// dump trimmed by --format="json(…)"), so its dataplane is not known.
 	NoNetworkConfig bool
+	// Fact is what the issue's conditions.cel gave for the subject
+	// (Facts.For); unused for an issue without one.
+	Fact Fact
 }
 
 // dataplaneV2 decides whether a datapathProvider value is Dataplane V2;
@@ -98,6 +101,8 @@ const (
 	unknownDatapath            // a datapathProvider fleetscan does not know
 	noImageType                // no node image type, and an image_families condition
 	unknownImageType           // a node image type fleetscan does not know
+	celUndecided               // conditions.cel is FactUndecided: Fact.Why says why
+	celUnevaluated             // conditions.cel was not evaluated: no Container API object
 )
 
 // appendTo appends the reason, which completes a sentence about s.
@@ -115,6 +120,10 @@ func (u undecided) appendTo(b []byte, s *Subject) []byte {
 		b = append(b, "uses node image type "...)
 		b = strconv.AppendQuote(b, s.ImageType)
 		return append(b, ", which fleetscan does not know"...)
+	case celUndecided:
+		return append(b, s.Fact.Why...)
+	case celUnevaluated:
+		return append(b, "has no Container API object read for it, which the issue's condition needs"...)
 	}
 	return b
 }
@@ -165,6 +174,20 @@ func (is *Issue) holds(s *Subject) (Outcome, undecided) {
 			why = unknownImageType
 		case !slices.Contains(c.ImageFamilies, fam):
 			return NotAffected, decided
+		}
+	}
+	if is.cel != nil {
+		switch s.Fact.State {
+		case FactFalse:
+			return NotAffected, decided
+		case FactUndecided:
+			if why == decided {
+				why = celUndecided
+			}
+		case FactUnevaluated:
+			if why == decided {
+				why = celUnevaluated
+			}
 		}
 	}
 	if why != decided {
@@ -270,6 +293,9 @@ func (is *Issue) FixFor(v Version) (affected bool, fixedIn, upgradeTo string) {
 		return false, "", ""
 	}
 	r := is.Affected[i]
+	if !r.first.IsZero() && v.Less(r.first) || !r.last.IsZero() && r.last.Less(v) {
+		return false, "", "" // before the patch that brought the issue, or after its last
+	}
 	if !r.fixed.IsZero() {
 		return v.Less(r.fixed), r.FixedIn, r.FixedIn
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -112,7 +113,15 @@ func checkLoaded(t *testing.T, c *Catalog, err error) {
 }
 
 var catalogCmp = []cmp.Option{
-	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}, SupportMinor{}),
+	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}, SupportMinor{}, CELExpr{}),
+	// A compiled condition is the same when it reads the same fields at the
+	// same index: its program is a function of the expression compared above.
+	cmp.Comparer(func(a, b *celCondition) bool {
+		if a == nil || b == nil {
+			return a == b
+		}
+		return a.pool == b.pool && a.index == b.index && slices.Equal(a.reads, b.reads)
+	}),
 	cmp.Comparer(func(a, b *regexp.Regexp) bool {
 		if a == nil || b == nil {
 			return a == b

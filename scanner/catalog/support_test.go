@@ -159,6 +159,7 @@ func TestSupportEndOf(t *testing.T) {
 // embedded file lists.
 func TestSupportEndOfFallback(t *testing.T) {
 	is, err := Decode("TEST-EOS.yaml", []byte(`id: TEST-EOS
+category: Version support
 title: t
 severity: HIGH
 summary: s

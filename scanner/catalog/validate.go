@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`)
@@ -71,6 +72,33 @@ func (is *Issue) validate() []string {
 	}
 	if strings.TrimSpace(is.Title) == "" {
 		bad("title is missing")
+	}
+	switch {
+	case is.Category == "":
+		bad("category is missing (one of %s)", joinCategories())
+	case !slices.Contains(Categories, is.Category):
+		bad("category %q is not one of %s", is.Category, joinCategories())
+	}
+	if n := is.Source; n != nil {
+		if _, err := time.Parse(time.DateOnly, n.ReadOn); err != nil {
+			bad("source.read_on %q is not a date (YYYY-MM-DD): the day the source was read", n.ReadOn)
+		}
+		if strings.TrimSpace(n.Quote) == "" {
+			bad("source.quote is missing: the source's own text giving the versions")
+		}
+	}
+	// Validating again (a catalog's issues) compiles again and keeps the
+	// catalog's numbering of the condition.
+	prev := is.cel
+	is.cel = nil
+	if strings.TrimSpace(is.Conditions.CEL.Text) != "" {
+		p = append(p, is.compileCEL()...)
+	}
+	if is.Examples != nil && is.cel == nil && strings.TrimSpace(is.Conditions.CEL.Text) == "" {
+		bad("examples are only for an issue with conditions.cel")
+	}
+	if prev != nil && is.cel != nil && prev.pool == is.cel.pool {
+		is.cel.index = prev.index
 	}
 	if is.Severity.Rank() < 0 {
 		bad("severity %q is not one of %s", is.Severity, joinSeverities())
@@ -190,7 +218,7 @@ func (is *Issue) validateSupport() []string {
 	if len(is.Affected) > 0 {
 		notWith("affected")
 	}
-	if c := is.Conditions; c.DataplaneV2 != nil || c.Autopilot != nil || len(c.ImageFamilies) > 0 {
+	if c := is.Conditions; c.DataplaneV2 != nil || c.Autopilot != nil || len(c.ImageFamilies) > 0 || c.CEL.Text != "" {
 		notWith("conditions")
 	}
 	// kubernetes is rejected for every issue not decided by kubernetes_api.
@@ -250,6 +278,34 @@ func (r *Range) parse() error {
 	if err != nil {
 		return err
 	}
+	if r.From != "" {
+		if r.from != r.to {
+			return fmt.Errorf("from needs a single minor, not %s", s)
+		}
+		if r.first, err = ParseVersion(r.From); err != nil {
+			return fmt.Errorf("from: %v", err)
+		}
+		if r.first.MinorLine() != r.from {
+			return fmt.Errorf("from %s is not on minor %s", r.From, r.from)
+		}
+	}
+	if r.Through != "" {
+		switch {
+		case r.from != r.to:
+			return fmt.Errorf("through needs a single minor, not %s", s)
+		case r.FixedIn != "":
+			return errors.New("through and fixed_in together: give the first fixed version (fixed_in) or the last affected one (through)")
+		}
+		if r.last, err = ParseVersion(r.Through); err != nil {
+			return fmt.Errorf("through: %v", err)
+		}
+		if r.last.MinorLine() != r.from {
+			return fmt.Errorf("through %s is not on minor %s", r.Through, r.from)
+		}
+		if r.From != "" && r.last.Less(r.first) {
+			return fmt.Errorf("through %s is below from %s", r.Through, r.From)
+		}
+	}
 	if r.FixedIn == "" {
 		return nil
 	}
@@ -261,6 +317,9 @@ func (r *Range) parse() error {
 	}
 	if r.fixed.MinorLine() != r.from {
 		return fmt.Errorf("fixed_in %s is not on minor %s", r.FixedIn, r.from)
+	}
+	if r.From != "" && !r.first.Less(r.fixed) {
+		return fmt.Errorf("from %s is not below fixed_in %s", r.From, r.FixedIn)
 	}
 	return nil
 }

@@ -1,0 +1,375 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// CELExpr is a condition written in CEL, the language of Kubernetes
+// ValidatingAdmissionPolicy, over the Container API objects by their JSON
+// field names: `cluster` (google.container.v1.Cluster) and, for an issue of
+// scope node_pool, `pool` (google.container.v1.NodePool). An enum field
+// compares with its value's full name, e.g.
+// pool.config.linuxNodeConfig.cgroupMode ==
+// google.container.v1.LinuxNodeConfig.CgroupMode.CGROUP_MODE_V1.
+type CELExpr struct {
+	Text string
+	line int // in the issue file, for messages
+}
+
+// UnmarshalYAML keeps the expression's line.
+func (e *CELExpr) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: conditions.cel is not a string", n.Line)
+	}
+	e.Text, e.line = n.Value, n.Line
+	return nil
+}
+
+// CELCostLimit bounds one evaluation (CEL's runtime cost units): far above
+// any condition over a cluster's fields and node pools, it stops an
+// expression that would loop over large lists in lists.
+const CELCostLimit = 100_000
+
+// alwaysPresent are the message fields that every cluster the Container
+// API returns has, as seen in the real dumps of testdata (gcpdiag, Forseti)
+// and the API's own output: an input without one of them is trimmed, so a
+// condition that reads it is UNKNOWN, not false. Any other field that is
+// absent reads as its default, as the API leaves out false and empty
+// values.
+var alwaysPresent = map[string][]string{
+	"cluster": {"addonsConfig", "ipAllocationPolicy", "masterAuth", "networkConfig"},
+	"pool":    {"config", "management"},
+}
+
+// celCondition is a compiled conditions.cel.
+type celCondition struct {
+	prg   cel.Program
+	pool  bool     // scope node_pool: `pool` is declared
+	reads []string // the alwaysPresent fields it reads, as "cluster.addonsConfig"
+	index int      // in a Facts' slices
+}
+
+var (
+	celEnvOnce          sync.Once
+	celCluster, celPool *cel.Env
+	celEnvErr           error
+)
+
+func celEnvs() (cluster, pool *cel.Env, err error) {
+	celEnvOnce.Do(func() {
+		base := []cel.EnvOption{
+			cel.Types(&containerpb.Cluster{}),
+			cel.JSONFieldNames(true),
+			cel.Variable("cluster", cel.ObjectType("google.container.v1.Cluster")),
+		}
+		if celCluster, celEnvErr = cel.NewEnv(base...); celEnvErr != nil {
+			return
+		}
+		celPool, celEnvErr = celCluster.Extend(cel.Variable("pool", cel.ObjectType("google.container.v1.NodePool")))
+	})
+	return celCluster, celPool, celEnvErr
+}
+
+// compileCEL type-checks the issue's conditions.cel and plans it. Its
+// errors name the expression's line in the file and the column in it.
+func (is *Issue) compileCEL() []string {
+	e := is.Conditions.CEL
+	at := "conditions.cel"
+	if e.line > 0 {
+		at = fmt.Sprintf("line %d: conditions.cel", e.line)
+	}
+	if is.DecidedBy != ContainerAPI || is.Support != nil {
+		return []string{at + " is only for issues decided by container_api from versions (affected)"}
+	}
+	clusterEnv, poolEnv, err := celEnvs()
+	if err != nil {
+		return []string{fmt.Sprintf("%s: CEL environment: %v", at, err)}
+	}
+	env := clusterEnv
+	if is.Scope == ScopeNodePool {
+		env = poolEnv
+	}
+	tree, iss := env.Compile(e.Text)
+	if iss.Err() != nil {
+		var p []string
+		for _, ce := range iss.Errors() {
+			p = append(p, fmt.Sprintf("%s: %s at column %d of: %s", at, ce.Message, ce.Location.Column()+1, oneLine(e.Text)))
+		}
+		msg := iss.Err().Error()
+		if is.Scope == ScopeCluster && strings.Contains(msg, "undeclared reference to 'pool'") {
+			p = append(p, at+": `pool` is declared only for scope node_pool")
+		}
+		if strings.Contains(msg, "applied to '(int, string)'") || strings.Contains(msg, "applied to '(string, int)'") {
+			p = append(p, at+": an enum field is an int: compare it with its value's full name, e.g. google.container.v1.LinuxNodeConfig.CgroupMode.CGROUP_MODE_V1")
+		}
+		return p
+	}
+	if !tree.OutputType().IsExactType(types.BoolType) {
+		return []string{fmt.Sprintf("%s: the expression gives %s, not bool: %s", at, tree.OutputType(), oneLine(e.Text))}
+	}
+	prg, err := env.Program(tree, cel.CostLimit(CELCostLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", at, err)}
+	}
+	is.cel = &celCondition{prg: prg, pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
+	return is.checkExamples()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// readsOf lists the alwaysPresent fields that the expression selects
+// (has() alone does not read a field's value).
+func readsOf(tree *cel.Ast) []string {
+	var out []string
+	ast.PostOrderVisit(tree.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() != ast.SelectKind {
+			return
+		}
+		sel := e.AsSelect()
+		op := sel.Operand()
+		if sel.IsTestOnly() || op.Kind() != ast.IdentKind {
+			return
+		}
+		root := op.AsIdent()
+		if slices.Contains(alwaysPresent[root], sel.FieldName()) {
+			if f := root + "." + sel.FieldName(); !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}))
+	slices.Sort(out)
+	return out
+}
+
+// Fact is what a conditions.cel gave for one cluster or node pool.
+type Fact struct {
+	State FactState
+	// Why, for FactUndecided, completes a sentence about the subject: the
+	// field the input lacks, or the evaluation's error.
+	Why string
+}
+
+// FactState is a Fact's outcome.
+type FactState uint8
+
+const (
+	FactUnevaluated FactState = iota // no Container API object was evaluated
+	FactTrue
+	FactFalse
+	FactUndecided
+)
+
+// Facts are a cluster's conditions.cel outcomes, evaluated once when the
+// cluster is read (Catalog.Facts), so that matching it, and planning its
+// upgrade at other versions, never evaluates CEL again: no condition may
+// read a version (versions are the affected ranges' business).
+type Facts struct {
+	Cluster []Fact   // by condition index, for scope cluster issues
+	Pools   [][]Fact // by node pool index, then condition index
+}
+
+// For is the fact of is for the cluster (pool < 0) or its pool'th node
+// pool.
+func (f *Facts) For(is *Issue, pool int) Fact {
+	c := is.cel
+	switch {
+	case c == nil:
+		return Fact{State: FactTrue}
+	case f == nil:
+		return Fact{}
+	case !c.pool:
+		if c.index < len(f.Cluster) {
+			return f.Cluster[c.index]
+		}
+	case pool < 0:
+		return Fact{State: FactUndecided, Why: "lists no node pools to evaluate the condition on"}
+	case pool < len(f.Pools) && c.index < len(f.Pools[pool]):
+		return f.Pools[pool][c.index]
+	}
+	return Fact{}
+}
+
+// Key is the facts of the cluster and of its pool'th node pool (pool < 0:
+// none) as a string of states: what a memo of decisions keys on.
+func (f *Facts) Key(pool int) string {
+	if f == nil {
+		return ""
+	}
+	b := make([]byte, 0, len(f.Cluster)+8)
+	for _, x := range f.Cluster {
+		b = append(b, '0'+byte(x.State))
+	}
+	if pool >= 0 && pool < len(f.Pools) {
+		b = append(b, '/')
+		for _, x := range f.Pools[pool] {
+			b = append(b, '0'+byte(x.State))
+		}
+	}
+	return string(b)
+}
+
+// HasCEL reports whether any issue states a conditions.cel.
+func (c *Catalog) HasCEL() bool { return c.celCluster+c.celPool > 0 }
+
+// Facts evaluates every conditions.cel of the catalog on a cluster: those
+// of scope cluster once, those of scope node_pool once per node pool.
+// A nil pc (no object read) gives nil: every condition is then undecided.
+func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
+	if pc == nil || !c.HasCEL() {
+		return nil
+	}
+	f := &Facts{Cluster: make([]Fact, c.celCluster)}
+	act := map[string]any{"cluster": pc}
+	cm := pc.ProtoReflect()
+	if len(pc.GetNodePools()) > 0 && c.celPool > 0 {
+		f.Pools = make([][]Fact, len(pc.GetNodePools()))
+		for j := range f.Pools {
+			f.Pools[j] = make([]Fact, c.celPool)
+		}
+	}
+	for _, is := range c.Issues {
+		k := is.cel
+		if k == nil {
+			continue
+		}
+		if !k.pool {
+			f.Cluster[k.index] = k.eval(act, cm, nil)
+			continue
+		}
+		for j, np := range pc.GetNodePools() {
+			act["pool"] = np
+			f.Pools[j][k.index] = k.eval(act, cm, np.ProtoReflect())
+		}
+		delete(act, "pool")
+	}
+	return f
+}
+
+func (k *celCondition) eval(act map[string]any, cluster, pool protoreflect.Message) Fact {
+	for _, r := range k.reads {
+		root, field, _ := strings.Cut(r, ".")
+		m := cluster
+		if root == "pool" {
+			m = pool
+		}
+		if fd := m.Descriptor().Fields().ByJSONName(field); fd != nil && !m.Has(fd) {
+			return Fact{State: FactUndecided, Why: "has no " + field + " in the input (a trimmed dump?), which the issue's condition reads"}
+		}
+	}
+	out, _, err := k.prg.Eval(act)
+	if err != nil {
+		return Fact{State: FactUndecided, Why: "could not be evaluated against the issue's condition: " + err.Error()}
+	}
+	if out == types.True {
+		return Fact{State: FactTrue}
+	}
+	return Fact{State: FactFalse}
+}
+
+// indexCEL numbers the catalog's compiled conditions, per scope.
+func (c *Catalog) indexCEL() {
+	for _, is := range c.Issues {
+		switch {
+		case is.cel == nil:
+		case is.cel.pool:
+			is.cel.index = c.celPool
+			c.celPool++
+		default:
+			is.cel.index = c.celCluster
+			c.celCluster++
+		}
+	}
+}
+
+// ExampleCluster is an example of Examples completed: the sections every
+// cluster has are added where missing, and each node pool gets its config,
+// management and a name.
+func ExampleCluster(example map[string]any) (*containerpb.Cluster, error) {
+	full := map[string]any{"name": "example"}
+	for _, f := range alwaysPresent["cluster"] {
+		full[f] = map[string]any{}
+	}
+	for k, v := range example {
+		full[k] = v
+	}
+	if pools, ok := full["nodePools"].([]any); ok {
+		cp := make([]any, len(pools)) // the example itself stays as written
+		for i, p := range pools {
+			in, ok := p.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("nodePools[%d] is not an object", i)
+			}
+			pm := make(map[string]any, len(in)+3)
+			for k, v := range in {
+				pm[k] = v
+			}
+			cp[i] = pm
+			for _, f := range alwaysPresent["pool"] {
+				if _, ok := pm[f]; !ok {
+					pm[f] = map[string]any{}
+				}
+			}
+			if _, ok := pm["name"]; !ok {
+				pm["name"] = fmt.Sprintf("pool-%d", i)
+			}
+		}
+		full["nodePools"] = cp
+	}
+	raw, err := json.Marshal(full)
+	if err != nil {
+		return nil, err
+	}
+	var pc containerpb.Cluster
+	if err := protojson.Unmarshal(raw, &pc); err != nil {
+		return nil, fmt.Errorf("not a Container API cluster: %s", strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\u00a0", " "), "proto: "))
+	}
+	return &pc, nil
+}
+
+// checkExamples proves the compiled condition on the issue's examples.
+func (is *Issue) checkExamples() []string {
+	ex := is.Examples
+	if ex == nil || ex.Holds == nil || ex.Fails == nil {
+		return []string{"examples.holds and examples.fails are missing: conditions.cel needs a cluster for which it holds and one for which it does not"}
+	}
+	var p []string
+	for _, c := range []struct {
+		name    string
+		example map[string]any
+		want    FactState
+	}{{"holds", ex.Holds, FactTrue}, {"fails", ex.Fails, FactFalse}} {
+		pc, err := ExampleCluster(c.example)
+		if err != nil {
+			p = append(p, fmt.Sprintf("examples.%s: %v", c.name, err))
+			continue
+		}
+		var f Fact
+		if is.cel.pool {
+			if len(pc.GetNodePools()) == 0 {
+				p = append(p, fmt.Sprintf("examples.%s: no nodePools: a condition of scope node_pool is evaluated on the first", c.name))
+				continue
+			}
+			np := pc.GetNodePools()[0]
+			f = is.cel.eval(map[string]any{"cluster": pc, "pool": np}, pc.ProtoReflect(), np.ProtoReflect())
+		} else {
+			f = is.cel.eval(map[string]any{"cluster": pc}, pc.ProtoReflect(), nil)
+		}
+		if f.State != c.want {
+			got := map[FactState]string{FactTrue: "true", FactFalse: "false", FactUndecided: "undecided: the cluster " + f.Why}[f.State]
+			p = append(p, fmt.Sprintf("examples.%s: the condition gives %s, want %t", c.name, got, c.want == FactTrue))
+		}
+	}
+	return p
+}
