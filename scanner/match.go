@@ -50,6 +50,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 	for _, p := range c.NodePools {
 		pools = append(pools, parseVersion(p.Version))
 	}
+	facts := c.facts(cat)
 	for i, is := range cat.Issues {
 		if is.Support != nil {
 			continue // end of support needs the scan's time: endOfSupport
@@ -74,11 +75,12 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 			if is.Compares == catalog.ControlPlane {
 				st = st.verdict(is, c, &target{
 					subject: "The control plane", component: catalog.ControlPlane, version: c.MasterVersion,
+					fact: facts.For(is, -1),
 				}, &master)
 				continue
 			}
 			if len(c.NodePools) == 0 {
-				st = st.nodeless(is, c, &master)
+				st = st.nodeless(is, c, &master, facts.For(is, -1))
 				continue
 			}
 			for j := range c.NodePools {
@@ -86,6 +88,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 				st = st.verdict(is, c, &target{
 					pooled:    true,
 					component: catalog.NodePool, version: p.Version, image: p.ImageType, pool: p.Name,
+					fact: facts.For(is, j),
 				}, &pools[j])
 			}
 		}
@@ -171,6 +174,7 @@ func (st matchState) findings(cat *catalog.Catalog, c *Cluster) []Finding {
 		f.Remediation = strings.TrimSpace(p.is.Remediation)
 		f.DocsURL = p.is.DocsURL
 		f.CatalogVersion = cat.Version
+		f.Category = string(p.is.Category)
 		evidence[e] = Evidence{
 			Source:  string(catalog.ContainerAPI),
 			Summary: text[p.summary:p.end],
@@ -240,7 +244,7 @@ func poolSysctls(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, s catalog.
 // (Autopilot with no nodes): one cluster-level finding on
 // currentNodeVersion, or currentMasterVersion when that is absent.
 // Autopilot nodes are COS containerd.
-func (st matchState) nodeless(is *catalog.Issue, c *Cluster, master *parsedVersion) matchState {
+func (st matchState) nodeless(is *catalog.Issue, c *Cluster, master *parsedVersion, fact catalog.Fact) matchState {
 	image := ""
 	if c.Autopilot {
 		image = "COS_CONTAINERD"
@@ -249,12 +253,12 @@ func (st matchState) nodeless(is *catalog.Issue, c *Cluster, master *parsedVersi
 		v := parseVersion(c.NodeVersion)
 		return st.verdict(is, c, &target{
 			subject:   "The cluster (no node pools listed; currentNodeVersion compared)",
-			component: catalog.NodePool, version: c.NodeVersion, image: image,
+			component: catalog.NodePool, version: c.NodeVersion, image: image, fact: fact,
 		}, &v)
 	}
 	return st.verdict(is, c, &target{
 		subject:   "The cluster (no node pools or node version listed; currentMasterVersion compared)",
-		component: catalog.ControlPlane, version: c.MasterVersion, image: image,
+		component: catalog.ControlPlane, version: c.MasterVersion, image: image, fact: fact,
 	}, master)
 }
 
@@ -277,15 +281,16 @@ type target struct {
 	pooled    bool   // a node pool: the reason starts "Node pool NAME (IMAGE)"
 	component catalog.Component
 	version   string
-	image     string // node image type, "" when not known or not relevant
-	pool      string // node pool name, "" for a cluster-level finding
+	image     string       // node image type, "" when not known or not relevant
+	pool      string       // node pool name, "" for a cluster-level finding
+	fact      catalog.Fact // the issue's conditions.cel outcome for it
 }
 
 // verdict decides the issue for one target, v its version parsed, and
 // adds a pending finding unless it is NotAffected.
 func (st matchState) verdict(is *catalog.Issue, c *Cluster, t *target, v *parsedVersion) matchState {
 	d := is.Decide(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image,
-		NoNetworkConfig: c.NoNetworkConfig}, v.v, v.ok)
+		NoNetworkConfig: c.NoNetworkConfig, Fact: t.fact}, v.v, v.ok)
 	if d.Outcome == catalog.NotAffected {
 		return st
 	}
@@ -330,6 +335,7 @@ func findingOf(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, nodePool str
 		Remediation:    strings.TrimSpace(is.Remediation),
 		DocsURL:        is.DocsURL,
 		CatalogVersion: cat.Version,
+		Category:       string(is.Category),
 	}
 }
 

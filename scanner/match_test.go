@@ -11,7 +11,7 @@ import (
 	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
-var embedded = testkit.Catalog
+var embedded = testkit.ContractCatalog
 
 // brief is the part of a finding a matcher test decides.
 type brief struct {

@@ -196,6 +196,12 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		}
 		seen[c.Key()] = true
 		projects[c.ProjectID] = true
+		// The catalog's CEL conditions are evaluated once, here; matching and
+		// upgrade planning read the facts, and the object is let go.
+		if c.Facts == nil {
+			c.Facts = opt.Catalog.Facts(c.Object)
+		}
+		c.Object = nil
 		fs, skipped := Match(opt.Catalog, &c)
 		fs = append(fs, endOfSupport(opt.Catalog, &c, now)...)
 		if skipped == nil {

@@ -32,7 +32,7 @@ func rows(fs []scanner.Finding) []row {
 	return out
 }
 
-var mustCatalog = testkit.Catalog
+var mustCatalog = testkit.ContractCatalog
 
 // endOfSupportRows are the GKE-END-OF-SUPPORT findings of clusters whose
 // every version is past its minor's end of support: the control plane and

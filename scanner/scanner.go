@@ -5,6 +5,10 @@ package scanner
 
 import (
 	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
 // Cluster is what fleetscan reads of a GKE cluster: the Container API v1
@@ -31,6 +35,21 @@ type Cluster struct {
 	// NoNetworkConfig: the input has no networkConfig at all (a trimmed
 	// dump), so the Dataplane V2 issues are UNKNOWN, not passed.
 	NoNetworkConfig bool `json:"-" bigquery:"-"`
+	// Object is the Container API cluster this was read from, for the
+	// catalog's conditions.cel. Scan evaluates them into Facts once and
+	// lets the object go.
+	Object *containerpb.Cluster `json:"-" bigquery:"-"`
+	// Facts are the catalog's conditions.cel outcomes for the cluster and
+	// its node pools (catalog.Catalog.Facts); nil until evaluated.
+	Facts *catalog.Facts `json:"-" bigquery:"-"`
+}
+
+// facts returns c's Facts, evaluating them on c.Object when Scan has not.
+func (c *Cluster) facts(cat *catalog.Catalog) *catalog.Facts {
+	if c.Facts == nil && c.Object != nil {
+		return cat.Facts(c.Object)
+	}
+	return c.Facts
 }
 
 // Access is where a cluster's Kubernetes API answers and how to trust it.
@@ -117,6 +136,8 @@ type Finding struct {
 	// every version-decided finding of this component; "" when none is
 	// known.
 	UpgradeTo string `json:"upgrade_to" bigquery:"upgrade_to"`
+	// Category is the catalog entry's group (catalog.Categories).
+	Category string `json:"category" bigquery:"category"`
 }
 
 // Evidence supports a finding.

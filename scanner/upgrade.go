@@ -157,11 +157,13 @@ func newMemo() memo { return memo{clear: map[memoKey]bool{}, block: map[memoKey]
 type memoKey struct {
 	kind                                catalog.Component
 	version, datapath, channel, subject string
-	autopilot                           bool
+	autopilot, noNetworkConfig          bool
+	facts                               string // the conditions.cel outcomes of the cluster and the pool (Facts.Key)
 }
 
 func keyOf(c *Cluster, comp component, v string) memoKey {
-	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot}
+	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
+	pool := -1
 	switch {
 	case comp.kind == catalog.ControlPlane:
 		if len(c.NodePools) == 0 && c.NodeVersion == "" {
@@ -170,11 +172,16 @@ func keyOf(c *Cluster, comp component, v string) memoKey {
 	case comp.pool == "":
 		k.subject = "nodes"
 	default:
-		for _, p := range c.NodePools {
+		for j, p := range c.NodePools {
 			if p.Name == comp.pool {
 				k.subject = "pool " + p.ImageType
+				pool = j
 			}
 		}
+	}
+	k.facts = c.Facts.Key(pool)
+	if c.Facts == nil && c.Object != nil {
+		k.facts = "object:" + c.Key().String() // facts not evaluated yet: this cluster's own
 	}
 	return k
 }

@@ -65,6 +65,7 @@ func FromProto(pc *containerpb.Cluster, projectID string) (scanner.Cluster, erro
 			CACert:   pc.GetMasterAuth().GetClusterCaCertificate(),
 		},
 		NoNetworkConfig: pc.GetNetworkConfig() == nil,
+		Object:          pc,
 	}
 	if dns := pc.GetControlPlaneEndpointsConfig().GetDnsEndpointConfig(); dns.GetAllowExternalTraffic() {
 		c.Access.DNSEndpoint = dns.GetEndpoint()

@@ -104,8 +104,11 @@ func TestFromStructMatchesProtojson(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(want, got, noObject); diff != "" {
 			t.Errorf("cluster %s (-file +asset):\n%s", want.Name, diff)
+		}
+		if !proto.Equal(want.Object, got.Object) || got.Object != &pc {
+			t.Errorf("cluster %s: the asset's Object is not its decoded message", want.Name)
 		}
 	}
 	for _, raw := range []string{

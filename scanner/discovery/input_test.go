@@ -93,7 +93,7 @@ func TestParseClustersAssetForms(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClusters(%s) error: %v", tc.name, err)
 			}
-			if diff := cmp.Diff(tc.want, got, samePools); diff != "" {
+			if diff := cmp.Diff(tc.want, got, samePools, noObject); diff != "" {
 				t.Errorf("ParseClusters(%s) mismatch (-want +got):\n%s", tc.name, diff)
 			}
 		})
@@ -119,7 +119,7 @@ func TestParseClustersForseti(t *testing.T) {
 		// A 2017 cluster object has no networkConfig: its dataplane is not known.
 		NoNetworkConfig: true,
 	}}
-	if diff := cmp.Diff(want, got, samePools); diff != "" {
+	if diff := cmp.Diff(want, got, samePools, noObject); diff != "" {
 		t.Errorf("ParseClusters(forseti) mismatch (-want +got):\n%s", diff)
 	}
 }
