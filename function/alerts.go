@@ -50,6 +50,7 @@ func (a Alert) Message() *pubsub.Message {
 	return &pubsub.Message{Data: data, Attributes: map[string]string{
 		"transition":       a.Transition,
 		"issue_id":         f.IssueID,
+		"category":         f.Category,
 		"severity":         f.Severity,
 		"status":           string(f.Status),
 		"project_id":       f.ProjectID,

@@ -137,9 +137,9 @@ func TestTransitions(t *testing.T) {
 
 func TestAlertMessage(t *testing.T) {
 	a := Alert{TransitionNew, scanner.Finding{FindingKey: "k", IssueID: "DPV2-IPAM-LEAK", Severity: "HIGH", Status: scanner.Observed,
-		ProjectID: "p", Location: "us-central1", Cluster: "c1", ScanID: "s"}}
+		ProjectID: "p", Location: "us-central1", Cluster: "c1", ScanID: "s", Category: "Networking"}}
 	m := a.Message()
-	want := map[string]string{"transition": "NEW", "issue_id": "DPV2-IPAM-LEAK", "severity": "HIGH", "status": "OBSERVED",
+	want := map[string]string{"transition": "NEW", "issue_id": "DPV2-IPAM-LEAK", "category": "Networking", "severity": "HIGH", "status": "OBSERVED",
 		"project_id": "p", "cluster_location": "us-central1", "cluster_name": "c1", "finding_key": "k", "scan_id": "s"}
 	if diff := cmp.Diff(want, m.Attributes); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)

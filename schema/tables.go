@@ -106,6 +106,7 @@ func Tables() []Table {
 				"evidence.first_seen": "The first matching log entry in the window.",
 				"evidence.last_seen":  "The last matching log entry in the window.",
 				"upgrade_to":          "The one version offered to this cluster that clears every version-decided finding of this component (control plane or pool); empty when none is known.",
+				"category":            "The catalog entry's group, as GKE's known-issues page groups issues (fleetscan catalog list shows them).",
 			},
 		},
 		{

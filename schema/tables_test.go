@@ -83,10 +83,11 @@ func TestTableShape(t *testing.T) {
 	for _, c := range f.Schema() {
 		names = append(names, c.Name)
 	}
-	// The finding contract of DESIGN.md, in order.
+	// The finding contract of DESIGN.md, in order, and the columns added
+	// since (appended: BigQuery only appends).
 	want := []string{"scan_id", "scanned_at", "finding_key", "organization_id", "project_id", "location", "cluster",
 		"cluster_id", "node_pool", "issue_id", "title", "severity", "status", "component", "version", "fixed_in",
-		"reason", "remediation", "docs_url", "catalog_version", "evidence", "upgrade_to"}
+		"reason", "remediation", "docs_url", "catalog_version", "evidence", "upgrade_to", "category"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("findings columns (-contract +schema):\n%s", diff)
 	}

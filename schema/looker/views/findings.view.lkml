@@ -101,6 +101,11 @@ view: findings {
     order_by_field: severity_rank
   }
 
+  dimension: category {
+    description: "The catalog entry's group, as GKE's known-issues page groups issues: Networking, Nodes, Upgrades, Storage, Security, Operations, Autoscaling, Logging and monitoring, GPUs and accelerators, Version support."
+    sql: ${TABLE}.category ;;
+  }
+
   dimension: severity_rank {
     type: number
     description: "CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, INFO 1."
