@@ -40,10 +40,12 @@ func runCatalog(args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, "\nRun 'fleetscan catalog COMMAND --help' for a command's flags.\n")
 		return errHelp
 	case sub == "list":
-		fs := newFlagSet("catalog list", stdout, "Lists the known issues: ID, severity, scope, what decides them, the affected versions and the title, then the catalog version.", "catalog list [--catalog DIR]")
+		fs := newFlagSet("catalog list", stdout, "Lists the known issues by category, with counts: ID, severity, scope, what decides them, the affected versions and the title, then the catalog version.", "catalog list [--catalog DIR] [--category NAME]")
 		fs.group("Catalog")
 		var dir string
+		var categories listFlag
 		fs.stringVar(&dir, "catalog", "", "DIR", "add issues, or replace built-in ones with the same ID, from DIR/*.yaml")
+		fs.listVar(&categories, "category", "NAME", "list only this category's issues (repeatable)")
 		if err := fs.parse(args[1:]); err != nil {
 			return err
 		}
@@ -54,13 +56,16 @@ func runCatalog(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSEVERITY\tSCOPE\tDECIDED BY\tAFFECTED\tTITLE")
-		for _, is := range cat.Issues {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", is.ID, is.Severity, is.Scope, is.DecidedBy, affectedText(is), is.Title)
+		whole := len(cat.Issues)
+		if cat, err = cat.Narrow(nil, categories); err != nil {
+			return fmt.Errorf("--category: %w", err)
 		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "\n%d issues, catalog version %s\n", len(cat.Issues), cat.Version)
+		listCatalog(stdout, cat)
+		if len(cat.Issues) < whole {
+			fmt.Fprintf(stdout, "\n%d of %d issues, catalog version %s\n", len(cat.Issues), whole, cat.Version)
+		} else {
+			fmt.Fprintf(stdout, "\n%d issues, catalog version %s\n", len(cat.Issues), cat.Version)
+		}
 		return nil
 	case sub == "validate":
 		fs := newFlagSet("catalog validate", stdout, "Checks the issue files DIR/*.yaml as --catalog DIR loads them, with the built-in issues, and reports every problem at once.", "catalog validate DIR")
@@ -101,6 +106,34 @@ func runCatalog(args []string, stdout io.Writer) error {
 	}
 }
 
+// listCatalog prints the issues grouped by category, in the order of
+// catalog.Categories, each group headed by its name and count.
+func listCatalog(w io.Writer, cat *catalog.Catalog) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	first := true
+	for _, c := range catalog.Categories {
+		var group []*catalog.Issue
+		for _, is := range cat.Issues {
+			if is.Category == c {
+				group = append(group, is)
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		if !first {
+			fmt.Fprintln(tw)
+		}
+		first = false
+		fmt.Fprintf(tw, "%s (%d)\n", c, len(group))
+		fmt.Fprintln(tw, "  ID\tSEVERITY\tSCOPE\tDECIDED BY\tAFFECTED\tTITLE")
+		for _, is := range group {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", is.ID, is.Severity, is.Scope, is.DecidedBy, affectedText(is), is.Title)
+		}
+	}
+	tw.Flush()
+}
+
 // affectedText summarises an issue's versions, e.g. "1.22<1.22.17-gke.3100 …".
 func affectedText(is *catalog.Issue) string {
 	if is.DecidedBy != catalog.ContainerAPI {
@@ -112,9 +145,14 @@ func affectedText(is *catalog.Issue) string {
 	}
 	parts := make([]string, 0, len(is.Affected))
 	for _, r := range is.Affected {
-		if r.FixedIn != "" {
+		switch {
+		case r.From != "" && r.FixedIn != "":
+			parts = append(parts, r.From+"..<"+r.FixedIn)
+		case r.From != "":
+			parts = append(parts, ">="+r.From)
+		case r.FixedIn != "":
 			parts = append(parts, "<"+r.FixedIn)
-		} else {
+		default:
 			parts = append(parts, r.Minors)
 		}
 	}

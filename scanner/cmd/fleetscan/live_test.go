@@ -171,10 +171,10 @@ func TestBigQueryCLI(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "fleetscan: wrote 78 finding(s), 22 cluster(s), 0 error(s) and the scan row to BigQuery my-proj.fleetscan in 3 request(s)\n") {
+	if !strings.Contains(stderr, "fleetscan: wrote 84 finding(s), 22 cluster(s), 0 error(s) and the scan row to BigQuery my-proj.fleetscan in 3 request(s)\n") {
 		t.Errorf("stderr = %s", stderr)
 	}
-	for table, want := range map[string]int{"findings": 78, "clusters": 22, "scans": 1} {
+	for table, want := range map[string]int{"findings": 84, "clusters": 22, "scans": 1} {
 		if got := len(srv.Rows("my-proj", "fleetscan", table)); got != want {
 			t.Errorf("%s rows = %d, want %d", table, got, want)
 		}

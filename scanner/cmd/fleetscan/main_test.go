@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -94,7 +96,7 @@ func TestScanGolden(t *testing.T) {
 // Every NDJSON line is one finding with exactly the DESIGN.md field names.
 func TestNDJSONFields(t *testing.T) {
 	_, stdout, _ := runCLI(t, demoArgs("--format", "ndjson")...)
-	want := []string{"catalog_version", "cluster", "cluster_id", "component", "docs_url", "evidence", "finding_key",
+	want := []string{"catalog_version", "category", "cluster", "cluster_id", "component", "docs_url", "evidence", "finding_key",
 		"fixed_in", "issue_id", "location", "node_pool", "organization_id", "project_id", "reason", "remediation",
 		"scan_id", "scanned_at", "severity", "status", "title", "upgrade_to", "version"}
 	wantEvidence := []string{"count", "first_seen", "last_seen", "nodes", "query", "sample", "source", "summary"}
@@ -119,8 +121,8 @@ func TestNDJSONFields(t *testing.T) {
 			}
 		}
 	}
-	if lines != 78 {
-		t.Errorf("findings = %d, want 78", lines)
+	if lines != 84 {
+		t.Errorf("findings = %d, want 84", lines)
 	}
 }
 
@@ -140,13 +142,13 @@ func TestScanJSONAndOutDir(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("--format json is not JSON: %v", err)
 	}
-	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 78 {
-		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 78 findings", res.Summary)
+	if res.Summary.Clusters != 22 || res.Summary.DataplaneV2 != 11 || res.Summary.Findings != 84 {
+		t.Errorf("summary = %+v, want 22 clusters, 11 Dataplane V2, 84 findings", res.Summary)
 	}
-	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 78 finding(s): 3 OBSERVED, 71 AFFECTED, 4 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
+	if want := "fleetscan: scan demo: 22 cluster(s) (11 Dataplane V2), 84 finding(s): 3 OBSERVED, 72 AFFECTED, 9 UNKNOWN, 0 error(s)\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr = %q, want prefix %q", stderr, want)
 	}
-	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 78, "scan_errors": 0} {
+	for table, lines := range map[string]int{"scans": 1, "clusters": 22, "findings": 84, "scan_errors": 0} {
 		b, err := os.ReadFile(filepath.Join(dir, table+".ndjson"))
 		if err != nil {
 			t.Fatal(err)
@@ -175,7 +177,7 @@ func TestFailOn(t *testing.T) {
 	}{
 		{"CRITICAL", exitOK, ""},
 		{"high", exitFindings, "fleetscan: 60 finding(s) at or above HIGH (exit 3)\n"},
-		{"MEDIUM", exitFindings, "fleetscan: 76 finding(s) at or above MEDIUM (exit 3)\n"},
+		{"MEDIUM", exitFindings, "fleetscan: 81 finding(s) at or above MEDIUM (exit 3)\n"},
 		{"", exitOK, ""}, // --fail-on-error alone: the demo has no scan errors
 	}
 	for _, tc := range tests {
@@ -296,6 +298,77 @@ func TestScanEndpointEnvError(t *testing.T) {
 	}
 }
 
+// catalog list groups by category with counts, and --category narrows it;
+// scan --issues and --category narrow a scan, and name what they do not know.
+func TestCatalogCategories(t *testing.T) {
+	cat := testkit.Catalog(t)
+	code, stdout, stderr := runCLI(t, "catalog", "list")
+	if code != exitOK {
+		t.Fatalf("catalog list exit %d: %s", code, stderr)
+	}
+	var heads []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if l != "" && !strings.HasPrefix(l, " ") && strings.HasSuffix(l, ")") {
+			heads = append(heads, l)
+		}
+	}
+	var want []string
+	for _, c := range catalog.Categories {
+		n := 0
+		for _, is := range cat.Issues {
+			if is.Category == c {
+				n++
+			}
+		}
+		if n > 0 {
+			want = append(want, fmt.Sprintf("%s (%d)", c, n))
+		}
+	}
+	if diff := cmp.Diff(want, heads); diff != "" {
+		t.Errorf("catalog list headings (-want +got):\n%s", diff)
+	}
+
+	code, stdout, _ = runCLI(t, "catalog", "list", "--category", "gpus AND accelerators")
+	if code != exitOK || !strings.HasPrefix(stdout, "GPUs and accelerators (2)\n") ||
+		!strings.Contains(stdout, "\n  GKE-A4X-EXEC-FORMAT-ERROR   HIGH      node_pool  container_api  1.33.2-gke.1377000..<1.33.4-gke.1036000") ||
+		!strings.Contains(stdout, fmt.Sprintf("\n2 of %d issues, catalog version %s\n", len(cat.Issues), cat.Version)) {
+		t.Errorf("catalog list --category: exit %d\n%s", code, stdout)
+	}
+
+	code, stdout, stderr = runCLI(t, demoArgs("--format", "ndjson", "--category", "Storage", "--issues", "dpv2-ipam-leak")...)
+	if code != exitOK {
+		t.Fatalf("scan --category: exit %d: %s", code, stderr)
+	}
+	if !strings.HasPrefix(stderr, fmt.Sprintf("fleetscan: checking 9 of the catalog's %d issues: DPV2-IPAM-LEAK, GKE-GCSFUSE-ARM64-64K-PAGE-EOF, ", len(cat.Issues))) {
+		t.Errorf("stderr = %q, want the narrowing said first", stderr)
+	}
+	ids := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var f scanner.Finding
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatal(err)
+		}
+		ids[f.IssueID+" "+f.Category]++
+	}
+	if diff := cmp.Diff(map[string]int{"DPV2-IPAM-LEAK Networking": 8}, ids); diff != "" {
+		t.Errorf("findings of scan --category Storage --issues DPV2-IPAM-LEAK (-want +got):\n%s", diff)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--issues", "DPV2-IPAM-LEAK,GKE-NOPE"}, "fleetscan: --issues/--category: unknown issue \"GKE-NOPE\" (fleetscan catalog list shows the IDs)\n"},
+		{[]string{"--category", "Stor"}, "fleetscan: --issues/--category: unknown category \"Stor\" (want one of \"Networking\", \"Nodes\", \"Upgrades\", \"Storage\", \"Security\", \"Operations\", \"Autoscaling\", \"Logging and monitoring\", \"GPUs and accelerators\", \"Version support\")\n"},
+		{[]string{"--category", "Autoscaling"}, "fleetscan: --issues/--category: no issue of the catalog is in category Autoscaling\n"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"scan", "--input", "../../../testdata/demo/fleet.json"}, tc.args...)...)
+		if code != exitError || stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 1, %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
 func TestCatalogCommands(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "catalog", "list")
 	if code != exitOK {
@@ -303,7 +376,7 @@ func TestCatalogCommands(t *testing.T) {
 	}
 	for _, id := range []string{"DPV2-IPAM-LEAK", "DPV2-NETPOL-CONNTRACK-SELF", "DPV2-HAIRPIN-CONNTRACK-LEAK",
 		"DPV2-NODEPORT-RANDOMFULLY", "DPV2-NODEPORT-EPHEMERAL", "DPV2-NETPOL-ENDPORT", "GKE-POD-IP-EXHAUSTION"} {
-		if !strings.Contains(stdout, "\n"+id+" ") {
+		if !strings.Contains(stdout, "\n  "+id+" ") {
 			t.Errorf("catalog list does not list %s:\n%s", id, stdout)
 		}
 	}
@@ -320,7 +393,7 @@ func TestCatalogCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, _ = runCLI(t, "catalog", "validate", good)
-	if code != exitOK || !strings.HasPrefix(stdout, good+": valid; with the built-in issues the catalog has 8 issues") {
+	if code != exitOK || !strings.HasPrefix(stdout, fmt.Sprintf("%s: valid; with the built-in issues the catalog has %d issues", good, len(testkit.Catalog(t).Issues))) {
 		t.Errorf("validate good dir: exit %d, %q", code, stdout)
 	}
 

@@ -32,6 +32,8 @@ type scanOptions struct {
 	failOn       string
 	failOnError  bool
 	catalogDir   string
+	issues       listFlag // --issues ID,… (repeatable)
+	categories   listFlag // --category NAME (repeatable)
 	scanID       string
 	asOf         string
 
@@ -47,6 +49,28 @@ type scanOptions struct {
 	set      func(string) bool   // whether the command line gave a flag
 	ep       gcpclient.Endpoints // the endpoint overrides, once validated
 	warnings []string            // printed on stderr before the scan
+	notes    []string            // printed on stderr before the scan, not warnings
+}
+
+func issueIDs(cat *catalog.Catalog) string {
+	ids := make([]string, len(cat.Issues))
+	for i, is := range cat.Issues {
+		ids[i] = is.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// splitList splits comma-separated values: --issues A,B --issues C.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // liveOnly are the flags that only a live scan reads.
@@ -85,6 +109,8 @@ func scanFlags(o *scanOptions, stdout io.Writer) *flagSet {
 	fs.stringVar(&o.scanID, "scan-id", "", "ID", "the scan_id recorded with every row (default a new time-based ID)")
 	fs.group("Catalog")
 	fs.stringVar(&o.catalogDir, "catalog", "", "DIR", "add issues, or replace built-in ones with the same ID, from DIR/*.yaml")
+	fs.listVar(&o.issues, "issues", "ID,...", "check only these issues (repeatable; with --category, these and the category's)")
+	fs.listVar(&o.categories, "category", "NAME", "check only the issues of this category, such as Storage or \"GPUs and accelerators\" (repeatable; fleetscan catalog list shows them)")
 	return fs
 }
 
@@ -105,6 +131,9 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	for _, w := range o.warnings {
 		fmt.Fprintf(stderr, "fleetscan: warning: %s\n", w)
+	}
+	for _, n := range o.notes {
+		fmt.Fprintf(stderr, "fleetscan: %s\n", n)
 	}
 	prog := newProgress(stderr)
 	if opt.Source == nil { // a live scope
@@ -264,6 +293,15 @@ func (o *scanOptions) validate(ctx context.Context) (scanner.Options, catalog.Se
 	cat, err := loadCatalog(o.catalogDir)
 	if err != nil {
 		errs = append(errs, err)
+	} else {
+		whole := len(cat.Issues)
+		if cat, err = cat.Narrow(splitList(o.issues), o.categories); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, errors.New("--issues/--category: "+line))
+			}
+		} else if len(cat.Issues) < whole {
+			o.notes = append(o.notes, fmt.Sprintf("checking %d of the catalog's %d issues: %s", len(cat.Issues), whole, issueIDs(cat)))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return scanner.Options{}, "", err

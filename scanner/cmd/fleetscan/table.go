@@ -144,7 +144,9 @@ func writeIssue(ew *errWriter, is *catalog.Issue, fs []scanner.Finding, color bo
 		return slices.Index(scanner.Statuses, a.Status) - slices.Index(scanner.Statuses, b.Status)
 	})
 	prefix := f0.Severity + "  " + f0.IssueID + "  "
-	head := wrap(prefix+f0.Title+" ("+countStatuses(fs)+")", width, "    ")
+	// wrap joins words with one space; the first line gets its two double
+	// spaces back below, so it is wrapped two columns short.
+	head := wrap(prefix+f0.Title+" ("+countStatuses(fs)+")", width-2, "    ")
 	head[0] = paint(color, f0.Severity, f0.Severity) + "  " + f0.IssueID + "  " + strings.TrimPrefix(head[0], f0.Severity+" "+f0.IssueID+" ")
 	ew.printf("\n%s\n", strings.Join(head, "\n"))
 	// Rows by project (a header line each), then status, each row's notes
@@ -401,7 +403,9 @@ func writeSummary(ew *errWriter, res *scanner.Result, cat *catalog.Catalog) {
 	}
 	logs := fmt.Sprintf("%d symptom event(s) in the window", s.LogEvents)
 	if !res.LogsChecked {
-		row("Not checked", "logs (no --logs given): "+strings.Join(loggingIssues(cat), ", "))
+		if ids := loggingIssues(cat); len(ids) > 0 {
+			row("Not checked", "logs (no --logs given): "+strings.Join(ids, ", "))
+		}
 		logs = "not checked"
 	}
 	if s.UnmatchedEvents > 0 {
