@@ -52,7 +52,7 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	grpcOpts := func(service string) []option.ClientOption {
 		return append(ep.Options(service), c.calls.Option())
 	}
-	var errs [9]error
+	var errs [10]error
 	c.catalog, errs[0] = catalog.Embedded()
 	d := &c.discovery
 	d.Asset, errs[1] = asset.NewClient(ctx, grpcOpts("asset")...)
@@ -62,6 +62,10 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	c.logging, errs[5] = logging.NewClient(ctx, grpcOpts("logging")...)
 	var bq *bigquery.Client
 	bq, errs[6] = bigquery.NewClient(ctx, cfg.BigQueryProject, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
+	// The rows go through insertAll over the same transport, encoded by the
+	// writer itself (schema.InsertAll says why).
+	var ia *schema.InsertAll
+	ia, errs[9] = schema.NewInsertAll(ctx, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
 	var gcs *storage.Client
 	// JSON API reads: the same API as writes, so an endpoint override
 	// (Private Service Connect, a fake) covers both.
@@ -79,7 +83,7 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	c.requests = ps.Publisher(cfg.RequestTopic)
 	c.alerter = &alerter{bucket: c.bucket, pub: ps.Publisher(cfg.AlertTopic), log: f.log, now: f.now,
 		lease: defaultLease, publishTimeout: defaultPublishTimeout}
-	c.writer = &schema.Writer{Client: bq, Dataset: cfg.BigQueryDataset, Location: cfg.BigQueryLocation}
+	c.writer = &schema.Writer{Client: bq, InsertAll: ia, Dataset: cfg.BigQueryDataset, Location: cfg.BigQueryLocation}
 	f.clients = c
 	return c, nil
 }

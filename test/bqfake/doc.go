@@ -58,7 +58,8 @@
 //   - Faults and inspection: [Server.FailNext] (the next n calls of an
 //     operation fail with a given code and reason), [Server.Latency],
 //     [Server.Requests] (calls by operation, e.g. "tabledata.insertAll",
-//     including failed ones), [Server.Rows], [Server.InsertIDs],
+//     including failed ones), [Server.Rows], [Server.RowsJSON] (the rows'
+//     bytes as sent), [Server.InsertIDs],
 //     [Server.Table], [Server.Dataset], [Server.MaxRowsSeen].
 //
 // # Not supported

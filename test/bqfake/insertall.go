@@ -42,7 +42,7 @@ type insertAllResponse struct {
 // stores none of the request's rows and the valid ones are "stopped".
 // Rows are never de-duplicated by insertId.
 func (s *Server) tabledataInsertAll(r *http.Request, rt route) (any, *apiError) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxInsertBytes+1))
+	body, err := readBody(r, MaxInsertBytes+1)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid", "Could not read the request: %v", err)
 	}
@@ -85,7 +85,7 @@ func (s *Server) tabledataInsertAll(r *http.Request, rt route) (any, *apiError) 
 	invalid := 0
 	for i, in := range req.Rows {
 		c := checked{row: storedRow{insertID: in.InsertID, json: in.JSON}}
-		m, err := decodeObject(in.JSON)
+		m, err := decodeValidObject(in.JSON) // valid: json.Unmarshal read it
 		switch {
 		case err != nil || m == nil:
 			c.errs = []RowError{{Reason: "invalid", Message: "Row is not a JSON object."}}
@@ -132,4 +132,28 @@ func (s *Server) tabledataInsertAll(r *http.Request, rt route) (any, *apiError) 
 		}
 	}
 	return res, nil
+}
+
+// readBody reads at most limit bytes of the request's body, as io.ReadAll
+// does but into a buffer of its Content-Length when it has one.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	n := int64(512)
+	if r.ContentLength > 0 {
+		n = min(r.ContentLength, limit) + 1 // +1: room for the read that sees EOF
+	}
+	lr := io.LimitReader(r.Body, limit)
+	b := make([]byte, 0, n)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }

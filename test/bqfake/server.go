@@ -167,11 +167,29 @@ func (s *Server) Rows(project, datasetID, tableID string) []map[string]any {
 	}
 	out := make([]map[string]any, len(t.rows))
 	for i, r := range t.rows {
-		m, err := decodeObject(r.json)
+		m, err := decodeValidObject(r.json) // validated on the way in
 		if err != nil {
 			panic(fmt.Sprintf("bqfake: stored row does not decode: %v", err)) // validated on the way in
 		}
 		out[i] = m
+	}
+	return out
+}
+
+// RowsJSON returns every row stored in the table, in insert order, as the
+// bytes of its JSON object exactly as the client sent them in the request
+// (re-encoded only when ignoreUnknownValues dropped fields of it). It is
+// nil when the table does not exist. The slices are the caller's own.
+func (s *Server) RowsJSON(project, datasetID, tableID string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.table(project, datasetID, tableID)
+	if t == nil {
+		return nil
+	}
+	out := make([][]byte, len(t.rows))
+	for i, r := range t.rows {
+		out[i] = slices.Clone(r.json)
 	}
 	return out
 }

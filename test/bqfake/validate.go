@@ -126,20 +126,25 @@ func lookup(row map[string]any, name string) (any, string, bool) {
 }
 
 func (v *validator) record(fields []*field, row map[string]any, prefix string) {
-	used := map[string]bool{}
+	var buf [32]string
+	used := buf[:0] // the row's keys that fields have, sorted below
 	for _, f := range fields {
 		val, key, present := lookup(row, f.name)
 		if present {
-			used[key] = true
+			used = append(used, key)
 		}
 		v.field(f, val, present, prefix+f.name)
 	}
 	if v.ignoreUnknown {
 		return
 	}
+	slices.Sort(used)
+	if used = slices.Compact(used); len(used) == len(row) {
+		return // every key is a field's
+	}
 	var unknown []string
 	for k := range row {
-		if !used[k] {
+		if _, ok := slices.BinarySearch(used, k); !ok {
 			unknown = append(unknown, k)
 		}
 	}

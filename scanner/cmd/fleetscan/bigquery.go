@@ -19,7 +19,11 @@ func (o *scanOptions) writeBigQuery(ctx context.Context, res *scanner.Result, st
 		return fmt.Errorf("create the BigQuery client: %w", err)
 	}
 	defer client.Close()
-	w := &schema.Writer{Client: client, Dataset: dataset, Location: o.bigqueryLocation}
+	ia, err := schema.NewInsertAll(ctx, o.ep.RESTOptions("bigquery", "/bigquery/v2/")...)
+	if err != nil {
+		return fmt.Errorf("create the BigQuery client: %w", err)
+	}
+	w := &schema.Writer{Client: client, InsertAll: ia, Dataset: dataset, Location: o.bigqueryLocation}
 	if err := w.Ensure(ctx); err != nil {
 		return fmt.Errorf("BigQuery %s: %w", o.bigquery, err)
 	}
