@@ -131,7 +131,8 @@ func Generate(opt Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gen{rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)), opt: opt, versions: versionPool(cat)}
+	g := &gen{rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)), cfg: rand.New(rand.NewPCG(opt.Seed+1, opt.Seed^0x51afd7ed558ccd)),
+		opt: opt, versions: versionPool(cat)}
 	f := &Fleet{Org: "organizations/1000000001", Now: DefaultNow, ByProject: map[string][]*containerpb.Cluster{}}
 	if !opt.Now.IsZero() {
 		f.Now = opt.Now.UTC()
@@ -195,7 +196,11 @@ func versionPool(cat *catalog.Catalog) []catalog.Version {
 }
 
 type gen struct {
-	rng      *rand.Rand
+	rng *rand.Rand
+	// cfg draws the configuration that only the catalog's CEL conditions
+	// read (add-ons, machine types, workload metadata): a stream of its
+	// own, so the fleets that tests pin stay what they were.
+	cfg      *rand.Rand
 	opt      Options
 	versions []catalog.Version
 }
@@ -222,6 +227,16 @@ func (g *gen) cluster(project string, i int) *containerpb.Cluster {
 		IpAllocationPolicy:    &containerpb.IPAllocationPolicy{UseIpAliases: true},
 		NetworkConfig:         &containerpb.NetworkConfig{Network: "projects/" + project + "/global/networks/default"},
 		Autopilot:             &containerpb.Autopilot{},
+		// What every real cluster has: add-ons (the Persistent Disk CSI
+		// driver on, Cloud Storage FUSE on one cluster in five) and masterAuth.
+		AddonsConfig: &containerpb.AddonsConfig{
+			GcePersistentDiskCsiDriverConfig: &containerpb.GcePersistentDiskCsiDriverConfig{Enabled: true},
+			GcsFuseCsiDriverConfig:           &containerpb.GcsFuseCsiDriverConfig{Enabled: g.cfg.Float64() < 0.2},
+		},
+		MasterAuth: &containerpb.MasterAuth{},
+	}
+	if g.cfg.Float64() < 0.5 {
+		c.WorkloadIdentityConfig = &containerpb.WorkloadIdentityConfig{WorkloadPool: project + ".svc.id.goog"}
 	}
 	dpv2 := g.chance(g.opt.DataplaneV2Share)
 	switch {
@@ -257,12 +272,30 @@ func (g *gen) cluster(project string, i int) *containerpb.Cluster {
 			Name:    fmt.Sprintf("pool-%d", p),
 			Version: version,
 			Status:  containerpb.NodePool_RUNNING,
-			Config:  &containerpb.NodeConfig{ImageType: g.imageType(c.Autopilot.Enabled), MachineType: "e2-standard-4", DiskSizeGb: 100},
+			Config:  &containerpb.NodeConfig{ImageType: g.imageType(c.Autopilot.Enabled), MachineType: g.machineType(), DiskSizeGb: 100},
+			Management: &containerpb.NodeManagement{AutoUpgrade: true, AutoRepair: true},
 		})
+		if c.WorkloadIdentityConfig != nil {
+			c.NodePools[p].Config.WorkloadMetadataConfig = &containerpb.WorkloadMetadataConfig{Mode: containerpb.WorkloadMetadataConfig_GKE_METADATA}
+		}
 	}
 	//lint:ignore SA1019 the API still reports it, and the scanner reads it
 	c.CurrentNodeVersion = oldest.String()
 	return c
+}
+
+// machineType is mostly e2-standard-4, sometimes a custom, GPU or local
+// SSD machine type.
+func (g *gen) machineType() string {
+	switch x := g.cfg.Float64(); {
+	case x < 0.04:
+		return "n2-custom-8-32768"
+	case x < 0.06:
+		return "g2-standard-8"
+	case x < 0.07:
+		return "a3-highgpu-8g"
+	}
+	return "e2-standard-4"
 }
 
 // older returns a version on the same or up to two minors below v.
