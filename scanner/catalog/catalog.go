@@ -125,6 +125,21 @@ type Issue struct {
 
 	file string        // the file it was read from, for messages
 	cel  *celCondition // Conditions.CEL compiled, by Validate
+	// minors is the per-minor table of the affected ranges: bit m is set
+	// when minor 1.m is in one (all of 1.0-1.63; wide is set when a range
+	// reaches outside them, and Covers then reads the ranges).
+	minors uint64
+	wide   bool
+}
+
+// Covers reports whether version v's minor is in one of the issue's
+// affected ranges: when it is not, no condition needs reading, since v is
+// not affected. It is a table lookup for every minor of Kubernetes 1.
+func (is *Issue) Covers(v Version) bool {
+	if v.Major == 1 && v.Minor >= 0 && v.Minor < 64 && !is.wide {
+		return is.minors>>v.Minor&1 == 1
+	}
+	return is.rangeOf(v.MinorLine()) >= 0
 }
 
 // Examples are Container API cluster objects in their JSON field names,
@@ -228,8 +243,10 @@ type Catalog struct {
 	Issues  []*Issue
 	Version string // content hash of the entries, recorded with every finding
 	byID    map[string]*Issue
-	// celCluster and celPool count the compiled conditions per scope.
+	// celCluster and celPool count the compiled conditions per scope;
+	// celIssues are the issues with one.
 	celCluster, celPool int
+	celIssues           []*Issue
 }
 
 // Issue returns the issue with the given ID, or nil.
@@ -552,6 +569,9 @@ func (c *Catalog) Narrow(ids []string, categories []string) (*Catalog, error) {
 		if keepID[is.ID] || keepCat[is.Category] {
 			out.Issues = append(out.Issues, is)
 			out.byID[is.ID] = is
+			if is.cel != nil {
+				out.celIssues = append(out.celIssues, is)
+			}
 		}
 	}
 	if len(out.Issues) == 0 { // only categories without issues were named

@@ -9,7 +9,9 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -37,10 +39,33 @@ func (e *CELExpr) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// CELCostLimit bounds one evaluation (CEL's runtime cost units): far above
-// any condition over a cluster's fields and node pools, it stops an
-// expression that would loop over large lists in lists.
-const CELCostLimit = 100_000
+// CELCostLimit bounds a condition's worst-case cost, in CEL's cost units,
+// as Kubernetes bounds a ValidatingAdmissionPolicy expression
+// (PerCallLimit): estimated when the catalog loads, for clusters at the
+// sizes of celSizes, an expression above it is refused. So no evaluation
+// needs runtime cost tracking, which would double its time.
+const CELCostLimit = 1_000_000
+
+// celSizes bound what a condition can read, for the cost estimate: more
+// node pools, accelerators or labels than GKE allows, and strings longer
+// than any name or image type.
+type celSizes struct{}
+
+func (celSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	switch n.Type().Kind() {
+	case types.ListKind:
+		return &cost.SizeEstimate{Min: 0, Max: 1000}
+	case types.MapKind:
+		return &cost.SizeEstimate{Min: 0, Max: 256}
+	case types.StringKind, types.BytesKind:
+		return &cost.SizeEstimate{Min: 0, Max: 1024}
+	}
+	return nil
+}
+
+func (celSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
 
 // alwaysPresent are the message fields that every cluster the Container
 // API returns has, as seen in the real dumps of testdata (gcpdiag, Forseti)
@@ -56,9 +81,21 @@ var alwaysPresent = map[string][]string{
 // celCondition is a compiled conditions.cel.
 type celCondition struct {
 	prg   cel.Program
+	text  string   // the expression, one line: conditions with the same text are evaluated once
 	pool  bool     // scope node_pool: `pool` is declared
 	reads []string // the alwaysPresent fields it reads, as "cluster.addonsConfig"
-	index int      // in a Facts' slices
+	// fields are reads' descriptors: of Cluster (pool false) or NodePool.
+	fields []readField
+	index  int // in a Facts' slices
+	// maxMinor is the highest minor of the issue's affected ranges: a
+	// subject on a later minor is never affected, now or after an upgrade,
+	// so its fact is not evaluated.
+	maxMinor Minor
+}
+
+type readField struct {
+	pool bool
+	fd   protoreflect.FieldDescriptor
 }
 
 var (
@@ -119,11 +156,27 @@ func (is *Issue) compileCEL() []string {
 	if !tree.OutputType().IsExactType(types.BoolType) {
 		return []string{fmt.Sprintf("%s: the expression gives %s, not bool: %s", at, tree.OutputType(), oneLine(e.Text))}
 	}
-	prg, err := env.Program(tree, cel.CostLimit(CELCostLimit), cel.EvalOptions(cel.OptOptimize))
+	est, err := env.EstimateCost(tree, celSizes{})
+	if err != nil {
+		return []string{fmt.Sprintf("%s: cost: %v", at, err)}
+	}
+	if est.Max > CELCostLimit {
+		return []string{fmt.Sprintf("%s: worst-case cost %d is above the limit of %d (for 1,000 node pools and 1,024-character strings): %s", at, est.Max, CELCostLimit, oneLine(e.Text))}
+	}
+	prg, err := env.Program(tree, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", at, err)}
 	}
-	is.cel = &celCondition{prg: prg, pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
+	k := &celCondition{prg: prg, text: oneLine(e.Text), pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
+	for _, r := range k.reads {
+		root, field, _ := strings.Cut(r, ".")
+		md := (&containerpb.Cluster{}).ProtoReflect().Descriptor()
+		if root == "pool" {
+			md = (&containerpb.NodePool{}).ProtoReflect().Descriptor()
+		}
+		k.fields = append(k.fields, readField{pool: root == "pool", fd: md.Fields().ByJSONName(field)})
+	}
+	is.cel = k
 	return is.checkExamples()
 }
 
@@ -220,6 +273,30 @@ func (f *Facts) Key(pool int) string {
 	return string(b)
 }
 
+// FactsKey is Key narrowed to the issues whose affected ranges hold v:
+// the only facts that decide anything at v.
+func (c *Catalog) FactsKey(f *Facts, pool int, v Version) string {
+	if f == nil {
+		return ""
+	}
+	var b [48]byte
+	key := b[:0]
+	for _, is := range c.celIssues {
+		if !is.Covers(v) {
+			continue
+		}
+		x := f.For(is, pool)
+		key = append(key, byte(is.cel.index), '0'+byte(x.State))
+		if is.cel.pool {
+			key = append(key, 'p')
+		}
+	}
+	if len(key) == 0 {
+		return ""
+	}
+	return string(key)
+}
+
 // HasCEL reports whether any issue states a conditions.cel.
 func (c *Catalog) HasCEL() bool { return c.celCluster+c.celPool > 0 }
 
@@ -231,44 +308,97 @@ func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
 		return nil
 	}
 	f := &Facts{Cluster: make([]Fact, c.celCluster)}
-	act := map[string]any{"cluster": pc}
-	cm := pc.ProtoReflect()
-	if len(pc.GetNodePools()) > 0 && c.celPool > 0 {
-		f.Pools = make([][]Fact, len(pc.GetNodePools()))
+	pools := pc.GetNodePools()
+	if len(pools) > 0 && c.celPool > 0 {
+		f.Pools = make([][]Fact, len(pools))
 		for j := range f.Pools {
 			f.Pools[j] = make([]Fact, c.celPool)
 		}
 	}
+	vars := &celVars{cluster: pc}
+	cm := pc.ProtoReflect()
+	master, masterErr := ParseVersion(pc.GetCurrentMasterVersion())
+	var done [16]evaluated // conditions with the same text are evaluated once per subject
 	for _, is := range c.Issues {
 		k := is.cel
-		if k == nil {
+		if k == nil || k.pool {
 			continue
 		}
-		if !k.pool {
-			f.Cluster[k.index] = k.eval(act, cm, nil)
-			continue
+		if masterErr == nil && k.maxMinor.Compare(master.MinorLine()) < 0 {
+			continue // never affected: left unevaluated
 		}
-		for j, np := range pc.GetNodePools() {
-			act["pool"] = np
-			f.Pools[j][k.index] = k.eval(act, cm, np.ProtoReflect())
+		f.Cluster[k.index] = k.evalOnce(done[:0:len(done)], vars, cm, nil)
+	}
+	for j, np := range pools {
+		vars.pool = np
+		pm := np.ProtoReflect()
+		v, verr := ParseVersion(np.GetVersion())
+		seen := done[:0]
+		for _, is := range c.Issues {
+			k := is.cel
+			if k == nil || !k.pool {
+				continue
+			}
+			if verr == nil && k.maxMinor.Compare(v.MinorLine()) < 0 {
+				continue
+			}
+			var fact Fact
+			fact, seen = k.evalSeen(seen, vars, cm, pm)
+			f.Pools[j][k.index] = fact
 		}
-		delete(act, "pool")
 	}
 	return f
 }
 
-func (k *celCondition) eval(act map[string]any, cluster, pool protoreflect.Message) Fact {
-	for _, r := range k.reads {
-		root, field, _ := strings.Cut(r, ".")
-		m := cluster
-		if root == "pool" {
-			m = pool
-		}
-		if fd := m.Descriptor().Fields().ByJSONName(field); fd != nil && !m.Has(fd) {
-			return Fact{State: FactUndecided, Why: "has no " + field + " in the input (a trimmed dump?), which the issue's condition reads"}
+// evaluated is one condition text's fact for the subject being evaluated.
+type evaluated struct {
+	text string
+	fact Fact
+}
+
+// evalSeen is eval, unless a condition with the same text was evaluated
+// for this subject (seen, which it returns with this one added).
+func (k *celCondition) evalSeen(seen []evaluated, vars *celVars, cluster, pool protoreflect.Message) (Fact, []evaluated) {
+	for _, e := range seen {
+		if e.text == k.text {
+			return e.fact, seen
 		}
 	}
-	out, _, err := k.prg.Eval(act)
+	f := k.eval(vars, cluster, pool)
+	return f, append(seen, evaluated{k.text, f})
+}
+
+func (k *celCondition) evalOnce(seen []evaluated, vars *celVars, cluster, pool protoreflect.Message) Fact {
+	f, _ := k.evalSeen(seen, vars, cluster, pool)
+	return f
+}
+
+// celVars binds `cluster` and `pool` for an evaluation, without a map.
+type celVars struct{ cluster, pool any }
+
+func (v *celVars) ResolveName(name string) (any, bool) {
+	switch {
+	case name == "cluster":
+		return v.cluster, true
+	case name == "pool" && v.pool != nil:
+		return v.pool, true
+	}
+	return nil, false
+}
+
+func (v *celVars) Parent() interpreter.Activation { return nil }
+
+func (k *celCondition) eval(vars *celVars, cluster, pool protoreflect.Message) Fact {
+	for _, r := range k.fields {
+		m := cluster
+		if r.pool {
+			m = pool
+		}
+		if r.fd != nil && !m.Has(r.fd) {
+			return Fact{State: FactUndecided, Why: "has no " + r.fd.JSONName() + " in the input (a trimmed dump?), which the issue's condition reads"}
+		}
+	}
+	out, _, err := k.prg.Eval(vars)
 	if err != nil {
 		return Fact{State: FactUndecided, Why: "could not be evaluated against the issue's condition: " + err.Error()}
 	}
@@ -281,6 +411,9 @@ func (k *celCondition) eval(act map[string]any, cluster, pool protoreflect.Messa
 // indexCEL numbers the catalog's compiled conditions, per scope.
 func (c *Catalog) indexCEL() {
 	for _, is := range c.Issues {
+		if is.cel != nil {
+			c.celIssues = append(c.celIssues, is)
+		}
 		switch {
 		case is.cel == nil:
 		case is.cel.pool:
@@ -362,9 +495,9 @@ func (is *Issue) checkExamples() []string {
 				continue
 			}
 			np := pc.GetNodePools()[0]
-			f = is.cel.eval(map[string]any{"cluster": pc, "pool": np}, pc.ProtoReflect(), np.ProtoReflect())
+			f = is.cel.eval(&celVars{cluster: pc, pool: np}, pc.ProtoReflect(), np.ProtoReflect())
 		} else {
-			f = is.cel.eval(map[string]any{"cluster": pc}, pc.ProtoReflect(), nil)
+			f = is.cel.eval(&celVars{cluster: pc}, pc.ProtoReflect(), nil)
 		}
 		if f.State != c.want {
 			got := map[FactState]string{FactTrue: "true", FactFalse: "false", FactUndecided: "undecided: the cluster " + f.Why}[f.State]

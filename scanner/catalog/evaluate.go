@@ -234,6 +234,11 @@ func (is *Issue) Decide(s Subject, v Version, parsed bool) Decision {
 	if is.Support != nil {
 		return Decision{}
 	}
+	// Most subjects run a minor the issue does not list: decided before
+	// any condition is read.
+	if parsed && !is.Covers(v) {
+		return Decision{}
+	}
 	cond, why := is.holds(&s)
 	if cond == NotAffected {
 		return Decision{}

@@ -177,6 +177,15 @@ func (is *Issue) validate() []string {
 		}
 	}
 	p = append(p, validateRanges(is.Affected)...)
+	is.minors, is.wide = minorTable(is.Affected)
+	if is.cel != nil {
+		is.cel.maxMinor = Minor{}
+		for _, r := range is.Affected {
+			if is.cel.maxMinor.Compare(r.to) < 0 {
+				is.cel.maxMinor = r.to
+			}
+		}
+	}
 	if s := is.Symptom; s != nil {
 		if s.Reason == "" {
 			bad("symptom.reason is missing")
@@ -252,6 +261,26 @@ func validateRanges(rs []Range) []string {
 		prev = i
 	}
 	return p
+}
+
+// minorTable is Issue.minors for validated ranges.
+func minorTable(rs []Range) (table uint64, wide bool) {
+	for _, r := range rs {
+		if r.to.Major == 0 { // did not parse
+			continue
+		}
+		if r.to.Major != 1 || r.from.Major > 1 || r.to.Minor >= 64 {
+			return 0, true
+		}
+		lo := 0
+		if r.from.Major == 1 {
+			lo = r.from.Minor
+		}
+		for m := lo; m <= r.to.Minor; m++ {
+			table |= 1 << m
+		}
+	}
+	return table, false
 }
 
 func (r *Range) parse() error {
