@@ -73,6 +73,9 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 			skipped = append(skipped, is.ID)
 		case catalog.ContainerAPI:
 			if is.Compares == catalog.ControlPlane {
+				if master.ok && !is.Covers(master.v) {
+					continue // the per-minor table: nothing to read
+				}
 				st = st.verdict(is, c, &target{
 					subject: "The control plane", component: catalog.ControlPlane, version: c.MasterVersion,
 					fact: facts.For(is, -1),
@@ -84,6 +87,9 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 				continue
 			}
 			for j := range c.NodePools {
+				if pools[j].ok && !is.Covers(pools[j].v) {
+					continue
+				}
 				p := &c.NodePools[j]
 				st = st.verdict(is, c, &target{
 					pooled:    true,

@@ -123,12 +123,12 @@ func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 
 // clears reports whether c, with comp at version v, has no version-decided
 // finding on comp.
-func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v string, now time.Time) bool {
-	k := keyOf(c, comp, v)
+func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version, now time.Time) bool {
+	k := keyOf(cat, c, comp, v)
 	if r, ok := m.clear[k]; ok {
 		return r
 	}
-	cc := withVersion(c, comp, v)
+	cc := withVersion(c, comp, v.String())
 	r := true
 	for _, f := range evaluate(cat, &cc, now) {
 		if componentOf(&f) == comp {
@@ -155,34 +155,51 @@ func newMemo() memo { return memo{clear: map[memoKey]bool{}, block: map[memoKey]
 // pool's image type, and whether node issues fall back to the control
 // plane's version). It must grow with the conditions the catalog can state.
 type memoKey struct {
-	kind                                catalog.Component
-	version, datapath, channel, subject string
-	autopilot, noNetworkConfig          bool
-	facts                               string // the conditions.cel outcomes of the cluster and the pool (Facts.Key)
+	kind                       catalog.Component
+	version                    catalog.Version
+	datapath, channel          string
+	subject                    subjectKind
+	image                      string // the pool's image type, for subjectPool
+	autopilot, noNetworkConfig bool
+	facts                      string // the conditions.cel outcomes that matter at version (Catalog.FactsKey)
 }
 
-func keyOf(c *Cluster, comp component, v string) memoKey {
+// subjectKind is what a component's node issues are decided on.
+type subjectKind uint8
+
+const (
+	subjectControlPlane  subjectKind = iota
+	subjectNodesOnMaster             // no pools, no node version: node issues on the control plane's version
+	subjectNodes                     // no pools: currentNodeVersion
+	subjectPool                      // a node pool, with its image type
+)
+
+func keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) memoKey {
 	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
 	pool := -1
 	switch {
 	case comp.kind == catalog.ControlPlane:
 		if len(c.NodePools) == 0 && c.NodeVersion == "" {
-			k.subject = "nodes on the control plane's version"
+			k.subject = subjectNodesOnMaster
 		}
 	case comp.pool == "":
-		k.subject = "nodes"
+		k.subject = subjectNodes
 	default:
 		for j, p := range c.NodePools {
 			if p.Name == comp.pool {
-				k.subject = "pool " + p.ImageType
+				k.subject, k.image = subjectPool, p.ImageType
 				pool = j
 			}
 		}
 	}
-	k.facts = c.Facts.Key(pool)
 	if c.Facts == nil && c.Object != nil {
 		k.facts = "object:" + c.Key().String() // facts not evaluated yet: this cluster's own
+		return k
 	}
+	// Only the conditions of issues whose ranges hold v can change the
+	// answer at v: the key holds their facts alone, so clusters that differ
+	// elsewhere share it.
+	k.facts = cat.FactsKey(c.Facts, pool, v)
 	return k
 }
 
@@ -476,7 +493,7 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 		cpOK = false
 		if errM == nil {
 			for _, v := range candidates(o, c, catalog.ControlPlane, master, nil) {
-				if m.clears(cat, c, cp, v.String(), now) {
+				if m.clears(cat, c, cp, v, now) {
 					cpTarget, cpOK = v, true
 					break
 				}
@@ -505,14 +522,14 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 			}
 			found := false
 			for _, v := range candidates(o, c, catalog.NodePool, cur, nil) {
-				if !m.clears(cat, c, comp, v.String(), now) {
+				if !m.clears(cat, c, comp, v, now) {
 					continue
 				}
 				if limit != nil && limit.Less(v) {
 					// Only above the control plane's target: raise it to the
 					// lowest offered version at or above v that still clears it.
 					for _, w := range candidates(o, c, catalog.ControlPlane, v, nil) {
-						if !comps[cp] || m.clears(cat, c, cp, w.String(), now) {
+						if !comps[cp] || m.clears(cat, c, cp, w, now) {
 							cpTarget, raised = w, true
 							break
 						}
@@ -571,16 +588,23 @@ func (m memo) blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp compon
 	if comp.kind == catalog.NodePool {
 		cur = poolVersion(c, comp)
 	}
-	v := cur
-	if from, err := catalog.ParseVersion(cur); err == nil {
-		if vs := candidates(o, c, comp.kind, from, nil); len(vs) > 0 {
-			v = vs[len(vs)-1].String()
-		}
+	v, err := catalog.ParseVersion(cur)
+	if err != nil { // not a version: nothing to share, decided as it is
+		return blockingAt(cat, c, comp, cur, now)
 	}
-	k := keyOf(c, comp, v)
+	if vs := candidates(o, c, comp.kind, v, nil); len(vs) > 0 {
+		v = vs[len(vs)-1]
+	}
+	k := keyOf(cat, c, comp, v)
 	if b, ok := m.block[k]; ok {
 		return b
 	}
+	m.block[k] = blockingAt(cat, c, comp, v.String(), now)
+	return m.block[k]
+}
+
+// blockingAt names the issues found on comp at version v.
+func blockingAt(cat *catalog.Catalog, c *Cluster, comp component, v string, now time.Time) string {
 	cc := withVersion(c, comp, v)
 	var ids []string
 	for _, f := range evaluate(cat, &cc, now) {
@@ -588,8 +612,7 @@ func (m memo) blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp compon
 			ids = append(ids, f.IssueID)
 		}
 	}
-	m.block[k] = strings.Join(ids, ", ")
-	return m.block[k]
+	return strings.Join(ids, ", ")
 }
 
 func poolVersion(c *Cluster, comp component) string {
