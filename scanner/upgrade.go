@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -298,27 +300,52 @@ func (res *Result) planUpgrades(ctx context.Context, cat *catalog.Catalog, offer
 		}
 	}
 	byLocation, reasons := res.readOffers(ctx, offers, byCluster, failed)
-	m := newMemo()
+	// Plans are computed on every core (each worker with its own memo),
+	// reading the findings and records only, then applied in order.
+	plans := make([]plan, len(res.Clusters))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := newMemo()
+			for {
+				start := int(next.Add(planBlock)) - planBlock
+				if start >= len(res.Clusters) {
+					return
+				}
+				for i := start; i < min(start+planBlock, len(res.Clusters)); i++ {
+					rec := &res.Clusters[i]
+					idx := byCluster[rec.Key()]
+					if len(idx) == 0 {
+						continue
+					}
+					switch o := byLocation[rec.Location]; {
+					case offers == nil:
+						plans[i] = fixedInPlan(cat, res.Findings, idx)
+						plans[i].reason = "Not checked against the versions GKE offers (no server config): the highest fixed_in of each component."
+					case o == nil:
+						plans[i] = fixedInPlan(cat, res.Findings, idx)
+						plans[i].reason = reasons[rec.Location]
+					default:
+						plans[i] = offeredPlan(cat, &rec.Cluster, o, res.Findings, idx, now, m)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	for i := range res.Clusters {
 		rec := &res.Clusters[i]
-		idx := byCluster[rec.Key()]
-		if len(idx) == 0 {
-			continue
+		if idx := byCluster[rec.Key()]; len(idx) > 0 {
+			res.applyPlan(rec, plans[i], idx)
 		}
-		var p plan
-		switch o := byLocation[rec.Location]; {
-		case offers == nil:
-			p = fixedInPlan(cat, res.Findings, idx)
-			p.reason = "Not checked against the versions GKE offers (no server config): the highest fixed_in of each component."
-		case o == nil:
-			p = fixedInPlan(cat, res.Findings, idx)
-			p.reason = reasons[rec.Location]
-		default:
-			p = offeredPlan(cat, &rec.Cluster, o, res.Findings, idx, now, m)
-		}
-		res.applyPlan(rec, p, idx)
 	}
 }
+
+// planBlock is how many clusters a planning worker takes at a time.
+const planBlock = 64
 
 // offerConcurrency is how many locations' offered versions are read at once.
 const offerConcurrency = 8
