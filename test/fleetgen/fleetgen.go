@@ -269,10 +269,10 @@ func (g *gen) cluster(project string, i int) *containerpb.Cluster {
 			version = v.MinorLine().String() // an alias, as a request would say it
 		}
 		c.NodePools = append(c.NodePools, &containerpb.NodePool{
-			Name:    fmt.Sprintf("pool-%d", p),
-			Version: version,
-			Status:  containerpb.NodePool_RUNNING,
-			Config:  &containerpb.NodeConfig{ImageType: g.imageType(c.Autopilot.Enabled), MachineType: g.machineType(), DiskSizeGb: 100},
+			Name:       fmt.Sprintf("pool-%d", p),
+			Version:    version,
+			Status:     containerpb.NodePool_RUNNING,
+			Config:     &containerpb.NodeConfig{ImageType: g.imageType(c.Autopilot.Enabled), MachineType: g.machineType(), DiskSizeGb: 100},
 			Management: &containerpb.NodeManagement{AutoUpgrade: true, AutoRepair: true},
 		})
 		if c.WorkloadIdentityConfig != nil {
