@@ -153,6 +153,9 @@ func (is *Issue) compileCEL() []string {
 		}
 		return p
 	}
+	if f := versionRead(tree); f != "" {
+		return []string{fmt.Sprintf("%s: the expression reads %s: versions are the affected ranges' business (minors, from, through, fixed_in), so that upgrade plans can move them: %s", at, f, oneLine(e.Text))}
+	}
 	if !tree.OutputType().IsExactType(types.BoolType) {
 		return []string{fmt.Sprintf("%s: the expression gives %s, not bool: %s", at, tree.OutputType(), oneLine(e.Text))}
 	}
@@ -181,6 +184,21 @@ func (is *Issue) compileCEL() []string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// versionFields are the Container API's version fields: a condition must
+// not read them (Facts are evaluated once, at the versions read).
+var versionFields = []string{"currentMasterVersion", "currentNodeVersion", "initialClusterVersion", "version"}
+
+// versionRead is the first version field the expression selects, or "".
+func versionRead(tree *cel.Ast) string {
+	found := ""
+	ast.PostOrderVisit(tree.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() == ast.SelectKind && found == "" && slices.Contains(versionFields, e.AsSelect().FieldName()) {
+			found = e.AsSelect().FieldName()
+		}
+	}))
+	return found
+}
 
 // readsOf lists the alwaysPresent fields that the expression selects
 // (has() alone does not read a field's value).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -148,6 +149,8 @@ func affectedText(is *catalog.Issue) string {
 		switch {
 		case r.From != "" && r.FixedIn != "":
 			parts = append(parts, r.From+"..<"+r.FixedIn)
+		case r.Through != "":
+			parts = append(parts, cmp.Or(r.From, r.Minors)+".."+r.Through)
 		case r.From != "":
 			parts = append(parts, ">="+r.From)
 		case r.FixedIn != "":
