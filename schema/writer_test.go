@@ -237,12 +237,7 @@ func TestMergeSchemaErrors(t *testing.T) {
 // Every row the writer sends is valid for the generated schema files.
 func TestWriteRowsValidate(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		res := demoScan(t)
 		st, err := w.Write(t.Context(), rowsOf(res, "123"))
 		if err != nil {
@@ -275,12 +270,7 @@ func TestWriteRowsValidate(t *testing.T) {
 // insert IDs are the same, so BigQuery's own de-duplication applies too.
 func TestWriteTwiceSameKeys(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		rows := rowsOf(demoScan(t), "123")
 		keys := func() map[string]bool {
 			out := map[string]bool{}
@@ -311,12 +301,7 @@ func TestWriteTwiceSameKeys(t *testing.T) {
 
 func TestWriteRetriesTransient(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		srv.FailNext("tabledata.insertAll", 503, "backendError", 2)
 		if _, err := w.Write(t.Context(), rowsOf(demoScan(t), "")); err != nil {
 			t.Fatalf("Write after two 503s: %v", err)
@@ -340,12 +325,7 @@ func TestWriteRetriesTransient(t *testing.T) {
 // A permanent 4xx is reported with the table and BigQuery's reason.
 func TestWritePermanentError(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		srv.FailNext("tabledata.insertAll", 403, "accessDenied", 1)
 		_, err := w.Write(t.Context(), rowsOf(demoScan(t), ""))
 		if err == nil || !strings.HasPrefix(err.Error(), "write findings: googleapi: Error 403: ") || !strings.Contains(err.Error(), "accessDenied") {
@@ -550,12 +530,7 @@ func TestWriteRowsAsStructSaver(t *testing.T) {
 // encoding/json's error as before.
 func TestWriteUnencodableTime(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		rows := rowsOf(demoScan(t), "")
 		rows.Findings[3].ScannedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 		_, err := w.Write(t.Context(), rows)
@@ -573,12 +548,7 @@ func TestWriteUnencodableTime(t *testing.T) {
 // every row is sent once, in order.
 func TestWriteBatches(t *testing.T) {
 	forEachPath(t, func(t *testing.T, path string) {
-		srv := bqfake.Start()
-		t.Cleanup(srv.Close)
-		w := newPathWriter(t, srv, path)
-		if err := w.Ensure(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		srv, w := ensuredWriter(t, path)
 		rows := rowsOf(demoScan(t), "123")
 		w.BatchRows, w.BatchBytes = 10, 8000
 		st, err := w.Write(t.Context(), rows)
@@ -608,4 +578,17 @@ func TestWriteBatches(t *testing.T) {
 			t.Errorf("requests = %d, want at least %d for %d bytes of findings in 8000-byte batches", st.Requests, min+3, size)
 		}
 	})
+}
+
+// ensuredWriter starts a fake and a writer of path on it, with the
+// dataset, tables and views created.
+func ensuredWriter(t *testing.T, path string) (*bqfake.Server, *schema.Writer) {
+	t.Helper()
+	srv := bqfake.Start()
+	t.Cleanup(srv.Close)
+	w := newPathWriter(t, srv, path)
+	if err := w.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, w
 }
