@@ -272,27 +272,10 @@ func (f *Facts) For(is *Issue, pool int) Fact {
 	return Fact{}
 }
 
-// Key is the facts of the cluster and of its pool'th node pool (pool < 0:
-// none) as a string of states: what a memo of decisions keys on.
-func (f *Facts) Key(pool int) string {
-	if f == nil {
-		return ""
-	}
-	b := make([]byte, 0, len(f.Cluster)+8)
-	for _, x := range f.Cluster {
-		b = append(b, '0'+byte(x.State))
-	}
-	if pool >= 0 && pool < len(f.Pools) {
-		b = append(b, '/')
-		for _, x := range f.Pools[pool] {
-			b = append(b, '0'+byte(x.State))
-		}
-	}
-	return string(b)
-}
-
-// FactsKey is Key narrowed to the issues whose affected ranges hold v:
-// the only facts that decide anything at v.
+// FactsKey is the facts of the cluster and of its pool'th node pool
+// (pool < 0: none) that can decide anything at version v, those of the
+// issues whose affected ranges hold v, as a string: what a memo of
+// decisions at v keys on.
 func (c *Catalog) FactsKey(f *Facts, pool int, v Version) string {
 	if f == nil {
 		return ""
