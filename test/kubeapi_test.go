@@ -42,7 +42,7 @@ func apiSource(t *testing.T) *kube.API {
 }
 
 // Each cluster's own Kubernetes API, read by the real client-go in
-// protobuf, decides the in-cluster checks exactly as kubectl dumps of the
+// protobuf (every list answered in it), decides the in-cluster checks exactly as kubectl dumps of the
 // same objects do, in a handful of calls a cluster, paged or not.
 func TestKubeAPIMatchesDumps(t *testing.T) {
 	f := kubeFleet(t, 60, 12)
@@ -55,6 +55,7 @@ func TestKubeAPIMatchesDumps(t *testing.T) {
 	for _, page := range []int64{0, 3} {
 		t.Run("page size "+map[int64]string{0: "default", 3: "3"}[page], func(t *testing.T) {
 			before := ks.TotalCalls()
+			pbBefore, jsonBefore := ks.Answers()
 			api := apiSource(t)
 			api.PageSize = page
 			got, err := l.scanWith(t.Context(), t, f, discovery.ModeAssetInventory, api)
@@ -69,6 +70,9 @@ func TestKubeAPIMatchesDumps(t *testing.T) {
 			}
 			if len(got.Errors) != 0 {
 				t.Errorf("errors = %v", got.Errors)
+			}
+			if pb, js := ks.Answers(); pb == pbBefore || js != jsonBefore {
+				t.Errorf("answers in protobuf %d, in JSON %d; want every list in protobuf", pb-pbBefore, js-jsonBefore)
 			}
 			_, most := api.Calls()
 			var sum int64

@@ -178,6 +178,8 @@ type Server struct {
 	discovery atomic.Int64
 	byRes     [len(resources)]atomic.Int64
 	inflight  atomic.Int64 // handlers running, for tests
+	// protobuf and json count the objects and lists answered in each.
+	protobuf, json atomic.Int64
 	// onRequest, if set, sees each request once authorized, for tests.
 	onRequest atomic.Pointer[func(*http.Request)]
 
@@ -628,6 +630,11 @@ func (s *Server) Calls(key string) int {
 	return 0
 }
 
+// Answers counts the objects and lists answered in protobuf and in JSON.
+func (s *Server) Answers() (protobuf, json int) {
+	return int(s.protobuf.Load()), int(s.json.Load())
+}
+
 // CallsByResource is the number of list calls of each resource that was
 // listed ("daemonsets", "pods", …), of all clusters, faulted ones
 // included.
@@ -896,9 +903,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, c *cluster, ri int,
 // r asks for it, in protobuf.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, gv, kind string, body []byte) {
 	if !wantsProtobuf(r.Header.Values("Accept")) {
+		s.json.Add(1)
 		write(w, "application/json", body)
 		return
 	}
+	s.protobuf.Add(1)
 	pb, err := toProtobuf(body, gv, kind)
 	if err != nil {
 		writeStatus(w, apierrors.NewInternalError(err))
