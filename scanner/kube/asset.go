@@ -11,7 +11,6 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"google.golang.org/api/iterator"
-	"google.golang.org/protobuf/encoding/protojson"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fleetscan/fleetscan/scanner"
@@ -139,9 +138,7 @@ func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, checks 
 		o = &Objects{}
 		a.objects[key] = o
 	}
-	if err := o.add(raw); err != nil { // decoded once already: cannot fail
-		a.broken[key] = append(a.broken[key], fmt.Sprintf("%s: %v", as.GetName(), err))
-	}
+	o.append(&one) // the object as decoded above: not again
 }
 
 // nodePortProbe stands for "the cluster has a NodePort Service" when an
@@ -176,14 +173,9 @@ func objectJSON(kind, apiVersion string, as *assetpb.Asset) ([]byte, error) {
 	if data == nil {
 		return nil, fmt.Errorf("no resource data (content type RESOURCE needed)")
 	}
-	b, err := protojson.Marshal(data)
-	if err != nil {
-		return nil, err
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, err
-	}
+	// The Struct as a map: what protojson.Marshal and then json.Unmarshal
+	// gave (numbers are float64 either way), without the JSON text between.
+	obj := data.AsMap()
 	obj["kind"], obj["apiVersion"] = kind, apiVersion
 	return json.Marshal(lenient(obj))
 }

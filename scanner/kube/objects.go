@@ -25,6 +25,19 @@ type Objects struct {
 	NetworkPolicies []networkingv1.NetworkPolicy
 }
 
+// append adds every object of p to o.
+func (o *Objects) append(p *Objects) {
+	o.DaemonSets = append(o.DaemonSets, p.DaemonSets...)
+	o.Deployments = append(o.Deployments, p.Deployments...)
+	o.StatefulSets = append(o.StatefulSets, p.StatefulSets...)
+	o.ReplicaSets = append(o.ReplicaSets, p.ReplicaSets...)
+	o.Jobs = append(o.Jobs, p.Jobs...)
+	o.CronJobs = append(o.CronJobs, p.CronJobs...)
+	o.Pods = append(o.Pods, p.Pods...)
+	o.Services = append(o.Services, p.Services...)
+	o.NetworkPolicies = append(o.NetworkPolicies, p.NetworkPolicies...)
+}
+
 // PodTemplates calls fn for every pod spec of the cluster: each Pod's and
 // each workload's template, with the object's kind and namespace/name.
 func (o *Objects) PodTemplates(fn func(kind, name string, spec *corev1.PodSpec)) {
