@@ -246,3 +246,39 @@ func copyMap(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// A condition that reads a section every real cluster has, on an input
+// without it (a trimmed dump), gives UNKNOWN naming the section, never a
+// pass; with the section there, the same cluster is decided.
+func TestCELMissingSectionIsUnknown(t *testing.T) {
+	cat := testkit.Catalog(t)
+	is := cat.Issue("GKE-GCSFUSE-NODE-RESTART-STUCK")
+	if is == nil {
+		t.Fatal("no GKE-GCSFUSE-NODE-RESTART-STUCK")
+	}
+	pc, err := catalog.ExampleCluster(map[string]any{"nodePools": []any{map[string]any{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if affected(t, cat, is, pc, "1.32.1-gke.100") {
+		t.Error("the Cloud Storage FUSE driver is off, yet affected")
+	}
+	pc.AddonsConfig = nil
+	pc.CurrentMasterVersion = "1.32.1-gke.100"
+	c, err := discovery.FromProto(pc, "example-project")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Facts = cat.Facts(c.Object)
+	fs, _ := scanner.Match(cat, &c)
+	var got []string
+	for _, f := range fs {
+		if f.IssueID == is.ID {
+			got = append(got, string(f.Status)+": "+f.Reason)
+		}
+	}
+	want := "UNKNOWN: The control plane runs 1.32.1-gke.100, below 1.32.6-gke.1125000, the first fixed version on 1.32, an affected version, but has no addonsConfig in the input (a trimmed dump?), which the issue's condition reads, so exposure to this issue cannot be decided."
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("findings = %q, want [%q]", got, want)
+	}
+}

@@ -80,13 +80,13 @@ var alwaysPresent = map[string][]string{
 
 // celCondition is a compiled conditions.cel.
 type celCondition struct {
-	prg   cel.Program
-	text  string   // the expression, one line: conditions with the same text are evaluated once
-	pool  bool     // scope node_pool: `pool` is declared
-	reads []string // the alwaysPresent fields it reads, as "cluster.addonsConfig"
-	// fields are reads' descriptors: of Cluster (pool false) or NodePool.
-	fields []readField
-	index  int // in a Facts' slices
+	prg  cel.Program
+	text string // the expression, one line: conditions with the same text are evaluated once
+	pool bool   // scope node_pool: `pool` is declared
+	// reads are the alwaysPresent fields it reads: of Cluster, or of
+	// NodePool (pool true).
+	reads []readField
+	index int // in a Facts' slices
 	// maxMinor is the highest minor of the issue's affected ranges: a
 	// subject on a later minor is never affected, now or after an upgrade,
 	// so its fact is not evaluated.
@@ -170,16 +170,7 @@ func (is *Issue) compileCEL() []string {
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", at, err)}
 	}
-	k := &celCondition{prg: prg, text: oneLine(e.Text), pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
-	for _, r := range k.reads {
-		root, field, _ := strings.Cut(r, ".")
-		md := (&containerpb.Cluster{}).ProtoReflect().Descriptor()
-		if root == "pool" {
-			md = (&containerpb.NodePool{}).ProtoReflect().Descriptor()
-		}
-		k.fields = append(k.fields, readField{pool: root == "pool", fd: md.Fields().ByJSONName(field)})
-	}
-	is.cel = k
+	is.cel = &celCondition{prg: prg, text: oneLine(e.Text), pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
 	return is.checkExamples()
 }
 
@@ -202,8 +193,12 @@ func versionRead(tree *cel.Ast) string {
 
 // readsOf lists the alwaysPresent fields that the expression selects
 // (has() alone does not read a field's value).
-func readsOf(tree *cel.Ast) []string {
-	var out []string
+func readsOf(tree *cel.Ast) []readField {
+	messages := map[string]protoreflect.MessageDescriptor{
+		"cluster": (&containerpb.Cluster{}).ProtoReflect().Descriptor(),
+		"pool":    (&containerpb.NodePool{}).ProtoReflect().Descriptor(),
+	}
+	var out []readField
 	ast.PostOrderVisit(tree.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
 		if e.Kind() != ast.SelectKind {
 			return
@@ -214,13 +209,14 @@ func readsOf(tree *cel.Ast) []string {
 			return
 		}
 		root := op.AsIdent()
-		if slices.Contains(alwaysPresent[root], sel.FieldName()) {
-			if f := root + "." + sel.FieldName(); !slices.Contains(out, f) {
-				out = append(out, f)
-			}
+		if !slices.Contains(alwaysPresent[root], sel.FieldName()) {
+			return
+		}
+		r := readField{pool: root == "pool", fd: messages[root].Fields().ByJSONName(sel.FieldName())}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
 		}
 	}))
-	slices.Sort(out)
 	return out
 }
 
@@ -298,14 +294,14 @@ func (c *Catalog) FactsKey(f *Facts, pool int, v Version) string {
 	return string(key)
 }
 
-// HasCEL reports whether any issue states a conditions.cel.
-func (c *Catalog) HasCEL() bool { return c.celCluster+c.celPool > 0 }
+// hasCEL reports whether any issue states a conditions.cel.
+func (c *Catalog) hasCEL() bool { return c.celCluster+c.celPool > 0 }
 
 // Facts evaluates every conditions.cel of the catalog on a cluster: those
 // of scope cluster once, those of scope node_pool once per node pool.
 // A nil pc (no object read) gives nil: every condition is then undecided.
 func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
-	if pc == nil || !c.HasCEL() {
+	if pc == nil || !c.hasCEL() {
 		return nil
 	}
 	f := &Facts{Cluster: make([]Fact, c.celCluster)}
@@ -320,24 +316,25 @@ func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
 	cm := pc.ProtoReflect()
 	master, masterErr := ParseVersion(pc.GetCurrentMasterVersion())
 	var done [16]evaluated // conditions with the same text are evaluated once per subject
-	for _, is := range c.Issues {
+	seen := done[:0]
+	for _, is := range c.celIssues {
 		k := is.cel
-		if k == nil || k.pool {
+		if k.pool {
 			continue
 		}
 		if masterErr == nil && k.maxMinor.Compare(master.MinorLine()) < 0 {
 			continue // never affected: left unevaluated
 		}
-		f.Cluster[k.index] = k.evalOnce(done[:0:len(done)], vars, cm, nil)
+		f.Cluster[k.index], seen = k.evalSeen(seen, vars, cm, nil)
 	}
 	for j, np := range pools {
 		vars.pool = np
 		pm := np.ProtoReflect()
 		v, verr := ParseVersion(np.GetVersion())
-		seen := done[:0]
-		for _, is := range c.Issues {
+		seen = done[:0]
+		for _, is := range c.celIssues {
 			k := is.cel
-			if k == nil || !k.pool {
+			if !k.pool {
 				continue
 			}
 			if verr == nil && k.maxMinor.Compare(v.MinorLine()) < 0 {
@@ -369,11 +366,6 @@ func (k *celCondition) evalSeen(seen []evaluated, vars *celVars, cluster, pool p
 	return f, append(seen, evaluated{k.text, f})
 }
 
-func (k *celCondition) evalOnce(seen []evaluated, vars *celVars, cluster, pool protoreflect.Message) Fact {
-	f, _ := k.evalSeen(seen, vars, cluster, pool)
-	return f
-}
-
 // celVars binds `cluster` and `pool` for an evaluation, without a map.
 type celVars struct{ cluster, pool any }
 
@@ -390,12 +382,12 @@ func (v *celVars) ResolveName(name string) (any, bool) {
 func (v *celVars) Parent() interpreter.Activation { return nil }
 
 func (k *celCondition) eval(vars *celVars, cluster, pool protoreflect.Message) Fact {
-	for _, r := range k.fields {
+	for _, r := range k.reads {
 		m := cluster
 		if r.pool {
 			m = pool
 		}
-		if r.fd != nil && !m.Has(r.fd) {
+		if !m.Has(r.fd) {
 			return Fact{State: FactUndecided, Why: "has no " + r.fd.JSONName() + " in the input (a trimmed dump?), which the issue's condition reads"}
 		}
 	}

@@ -120,7 +120,7 @@ var catalogCmp = []cmp.Option{
 		if a == nil || b == nil {
 			return a == b
 		}
-		return a.pool == b.pool && a.index == b.index && slices.Equal(a.reads, b.reads)
+		return a.pool == b.pool && a.index == b.index && slices.Equal(a.reads, b.reads) && a.text == b.text
 	}),
 	cmp.Comparer(func(a, b *regexp.Regexp) bool {
 		if a == nil || b == nil {
