@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
@@ -44,6 +45,36 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 	var text [2048]byte // the text of about six findings
 	var pend [8]pending
 	st := matchState{text: text[:0], pending: pend[:0]}
+	st, skipped = st.match(cat, c)
+	return st.findings(cat, c), skipped
+}
+
+// affects reports whether the catalog finds a version-decided issue on
+// comp of c (a finding evaluate returns for comp), without making any
+// finding: the upgrade planner asks it of every candidate version.
+func affects(cat *catalog.Catalog, c *Cluster, comp component, now time.Time) bool {
+	if st, _ := (matchState{probe: &comp}).match(cat, c); st.hit {
+		return true
+	}
+	is := cat.EndOfSupport()
+	if is == nil || is.DecidedBy != catalog.ContainerAPI {
+		return false
+	}
+	version := c.MasterVersion
+	if comp.kind == catalog.NodePool {
+		if comp.pool == "" {
+			return false // endOfSupport decides the control plane and the pools only
+		}
+		version = poolVersion(c, comp)
+	}
+	// evaluate keeps the findings that have a version (decided).
+	return version != "" && supportOf(is, c, version, now).state != supported
+}
+
+// match decides the catalog's issues for c into st: Match's work, or, with
+// st.probe set, only whether any version-decided one is found on that
+// component (st.hit).
+func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skipped []string) {
 	master := parseVersion(c.MasterVersion)
 	var poolVersions [8]parsedVersion
 	pools := poolVersions[:0]
@@ -51,12 +82,19 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 		pools = append(pools, parseVersion(p.Version))
 	}
 	facts := c.facts(cat)
+	probe := st.probe
 	for i, is := range cat.Issues {
+		if st.hit {
+			break
+		}
 		if is.Support != nil {
 			continue // end of support needs the scan's time: endOfSupport
 		}
 		switch is.DecidedBy {
 		case catalog.KubernetesAPI:
+			if probe != nil {
+				continue // not decided from a version: an upgrade does not clear it
+			}
 			s := catalog.Subject{Datapath: c.Datapath, Autopilot: c.Autopilot, NoNetworkConfig: c.NoNetworkConfig}
 			out := is.HoldsOutcome(s)
 			if out == catalog.NotAffected {
@@ -73,7 +111,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 			skipped = append(skipped, is.ID)
 		case catalog.ContainerAPI:
 			if is.Compares == catalog.ControlPlane {
-				if master.ok && !is.Covers(master.v) {
+				if probe != nil && probe.kind != catalog.ControlPlane || master.ok && !is.Covers(master.v) {
 					continue // the per-minor table: nothing to read
 				}
 				st = st.verdict(is, c, &target{
@@ -87,10 +125,10 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 				continue
 			}
 			for j := range c.NodePools {
-				if pools[j].ok && !is.Covers(pools[j].v) {
+				p := &c.NodePools[j]
+				if probe != nil && (probe.kind != catalog.NodePool || probe.pool != p.Name) || pools[j].ok && !is.Covers(pools[j].v) {
 					continue
 				}
-				p := &c.NodePools[j]
 				st = st.verdict(is, c, &target{
 					pooled:    true,
 					component: catalog.NodePool, version: p.Version, image: p.ImageType, pool: p.Name,
@@ -99,7 +137,7 @@ func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []stri
 			}
 		}
 	}
-	return st.findings(cat, c), skipped
+	return st, skipped
 }
 
 // countKubernetes counts the kubernetes_api issues of issues: at most the
@@ -132,6 +170,10 @@ type matchState struct {
 	text    []byte    // the pending findings' keys, reasons and summaries
 	pending []pending // the findings, in order
 	built   []Finding // the findings of the pending ones that are built, in order
+	// probe, when set, asks only whether a version-decided finding is on
+	// that component: verdict sets hit and writes nothing.
+	probe *component
+	hit   bool
 }
 
 // pending is a finding decided on a target: findings makes it.
@@ -298,6 +340,11 @@ func (st matchState) verdict(is *catalog.Issue, c *Cluster, t *target, v *parsed
 	d := is.Decide(catalog.Subject{Version: t.version, Datapath: c.Datapath, Autopilot: c.Autopilot, ImageType: t.image,
 		NoNetworkConfig: c.NoNetworkConfig, Fact: t.fact}, v.v, v.ok)
 	if d.Outcome == catalog.NotAffected {
+		return st
+	}
+	if st.probe != nil {
+		// evaluate keeps the findings that have a version (decided).
+		st.hit = st.hit || t.component == st.probe.kind && t.pool == st.probe.pool && t.version != ""
 		return st
 	}
 	p := pending{is: is, component: t.component, version: t.version, pool: t.pool, fixedIn: d.FixedIn, status: Affected}

@@ -40,6 +40,10 @@ func endOfSupport(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 }
 
 func supportFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, component catalog.Component, pool, subject, version string, now time.Time) (Finding, bool) {
+	sv := supportOf(is, c, version, now)
+	if sv.state == supported {
+		return Finding{}, false
+	}
 	f := newFinding(cat, is, c, pool)
 	f.Component, f.Version, f.Status = string(component), version, Affected
 	field := "currentMasterVersion=" + orUnset(version)
@@ -47,46 +51,84 @@ func supportFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, compone
 		field = "nodePools[" + pool + "].version=" + orUnset(version)
 	}
 	f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: field, Count: 1, Nodes: []string{}}}
-	v, err := catalog.ParseVersion(version)
-	if err != nil {
+	m, end := sv.minor.String(), sv.end
+	switch sv.state {
+	case notAVersion:
 		f.Status = Unknown
 		f.Reason = subject + " runs version " + strconv.Quote(version) + ", which is not a GKE version, so its end of support cannot be decided."
 		return f, true
+	case olderThanListed:
+		f.Reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
+	case extendedUnknown:
+		f.Status = Unknown
+		f.Reason = fmt.Sprintf("%s runs %s on the EXTENDED channel: the end of standard support of GKE %s was %s and the catalog's release schedule gives no end of extended support for it, so whether it is still supported cannot be decided.",
+			subject, version, m, end.Format(time.DateOnly))
+	case supportEnded:
+		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s was %s.", subject, version, sv.kind, m, end.Format(time.DateOnly))
+	case supportEnding:
+		f.Severity = string(catalog.Medium)
+		days := int(end.Sub(now).Hours()/24) + 1
+		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, sv.kind, m, end.Format(time.DateOnly), days)
+	}
+	f.Evidence[0].Summary += fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, sv.kind, dateOr(end))
+	return f, true
+}
+
+// supportState is what the release schedule says of a version as of now.
+type supportState uint8
+
+const (
+	supported       supportState = iota // no finding: supported past the warning days, newer than listed, or its extended end unknown while in standard support
+	notAVersion                         // UNKNOWN: not a GKE version
+	olderThanListed                     // older than every minor of the schedule: ended
+	extendedUnknown                     // UNKNOWN: EXTENDED channel, standard support over, no extended date listed
+	supportEnded                        // the end of (standard or extended) support is past
+	supportEnding                       // the end is within the schedule's warning days: MEDIUM
+)
+
+// supportVerdict is the end-of-support decision for one version: what
+// supportFinding writes, and all the upgrade planner needs to know.
+type supportVerdict struct {
+	state supportState
+	minor catalog.Minor // the version's minor line
+	kind  string        // "standard", or "extended" on the EXTENDED channel
+	end   time.Time     // that support's end
+}
+
+func supportOf(is *catalog.Issue, c *Cluster, version string, now time.Time) supportVerdict {
+	v, err := catalog.ParseVersion(version)
+	if err != nil {
+		return supportVerdict{state: notAVersion}
 	}
 	extended := c.ReleaseChannel == "EXTENDED"
-	kind := "standard"
+	sv := supportVerdict{kind: "standard"}
 	if extended {
-		kind = "extended"
+		sv.kind = "extended"
 	}
 	s := is.Support
 	end, listing := s.EndOf(v.MinorLine(), extended)
-	m := v.MinorLine().String()
+	sv.end, sv.minor = end, v.MinorLine()
 	// Extended support exists from 1.27; a minor the schedule gives no
 	// extended date for cannot be judged past on the EXTENDED channel.
 	noExtended := extended && listing == catalog.Listed && s.Lookup(v.MinorLine()).Extended().IsZero() &&
 		v.MinorLine().Compare(catalog.Minor{Major: 1, Minor: 27}) >= 0
 	switch {
 	case listing == catalog.NewerThanListed:
-		return Finding{}, false
+		sv.state = supported
 	case listing == catalog.OlderThanListed:
-		f.Reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
+		sv.state = olderThanListed
 	case noExtended && !now.Before(end):
-		f.Status = Unknown
-		f.Reason = fmt.Sprintf("%s runs %s on the EXTENDED channel: the end of standard support of GKE %s was %s and the catalog's release schedule gives no end of extended support for it, so whether it is still supported cannot be decided.",
-			subject, version, m, end.Format(time.DateOnly))
+		sv.state = extendedUnknown
 	case noExtended:
-		return Finding{}, false // in standard support; its extended end is not known
+		sv.state = supported // in standard support; its extended end is not known
 	case !now.Before(end):
-		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s was %s.", subject, version, kind, m, end.Format(time.DateOnly))
+		sv.state = supportEnded
 	case end.Sub(now) <= s.Warn():
-		f.Severity = string(catalog.Medium)
-		days := int(end.Sub(now).Hours()/24) + 1
-		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, kind, m, end.Format(time.DateOnly), days)
+		sv.state = supportEnding
 	default:
-		return Finding{}, false
+		sv.state = supported
 	}
-	f.Evidence[0].Summary += fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, kind, dateOr(end))
-	return f, true
+	return sv
 }
 
 func dateOr(t time.Time) string {
@@ -131,13 +173,7 @@ func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog
 		return r
 	}
 	cc := withVersion(c, comp, v.String())
-	r := true
-	for _, f := range evaluate(cat, &cc, now) {
-		if componentOf(&f) == comp {
-			r = false
-			break
-		}
-	}
+	r := !affects(cat, &cc, comp, now)
 	m.clear[k] = r
 	return r
 }

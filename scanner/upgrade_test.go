@@ -3,6 +3,7 @@ package scanner_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+	"github.com/fleetscan/fleetscan/scanner/discovery"
+	"github.com/fleetscan/fleetscan/test/fleetgen"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 // offers answers every location with one ServerConfig, or fails.
@@ -314,4 +319,78 @@ func TestUpgradeOffersFromAnotherProject(t *testing.T) {
 			t.Errorf("c: target %q, reason %q", rec.UpgradeControlPlaneTo, rec.UpgradeReason)
 		}
 	}
+}
+
+// TestAffectsAgreesWithEvaluate holds the planner's finding-free question
+// (affects) to making every finding (evaluate) over a generated fleet: every
+// component of every cluster at every version its location offers, now and
+// a year on (more minors past their end of support), with the whole catalog
+// and with the contract's (with which nodeless Autopilot clusters clear).
+func TestAffectsAgreesWithEvaluate(t *testing.T) {
+	n := 100
+	if testing.Short() {
+		n = 50
+	}
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: n, Projects: n / 5, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type comp struct {
+		kind catalog.Component
+		pool string
+	}
+	offered := map[string][]string{}
+	asked, cleared := map[string]int{}, map[string]int{}
+	for name, cat := range map[string]*catalog.Catalog{"embedded": testkit.Catalog(t), "contract": testkit.ContractCatalog(t)} {
+		for _, pc := range fleet.Clusters {
+			c, err := discovery.FromProto(pc, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Facts = cat.Facts(c.Object)
+			vs, ok := offered[c.Location]
+			if !ok {
+				sc := fleet.ServerConfig(c.Location)
+				vs = append(slices.Clone(sc.GetValidMasterVersions()), sc.GetValidNodeVersions()...)
+				vs = append(vs, "not-a-version")
+				offered[c.Location] = vs
+			}
+			comps := []comp{{catalog.ControlPlane, ""}}
+			for _, p := range c.NodePools {
+				comps = append(comps, comp{catalog.NodePool, p.Name})
+			}
+			if len(c.NodePools) == 0 {
+				comps = append(comps, comp{catalog.NodePool, ""})
+			}
+			for _, now := range []time.Time{fleet.Now, fleet.Now.AddDate(1, 0, 0)} {
+				for _, cp := range comps {
+					kind := string(cp.kind)
+					if len(c.NodePools) == 0 {
+						kind = "nodeless " + kind
+					}
+					for _, v := range vs {
+						want := scanner.ClearsByEvaluate(cat, &c, cp.kind, cp.pool, v, now)
+						if got := scanner.ClearsByProbe(cat, &c, cp.kind, cp.pool, v, now); got != want {
+							t.Fatalf("%s catalog: %s %s %q at %s, %s: affects says clears=%v, evaluate %v", name, c.Key(), cp.kind, cp.pool, v, now.Format(time.DateOnly), got, want)
+						}
+						asked[kind]++
+						if want {
+							cleared[kind]++
+						}
+					}
+				}
+			}
+		}
+	}
+	// Both answers must be common for every kind of component, or the
+	// comparison proves little.
+	for kind, n := range asked {
+		if cleared[kind] < 10 || n-cleared[kind] < 10 {
+			t.Errorf("%s: %d of %d asked clear: the fleet does not exercise both answers", kind, cleared[kind], n)
+		}
+	}
+	if len(asked) != 4 {
+		t.Errorf("components asked: %v, want control planes and node pools, with and without pools", asked)
+	}
+	t.Logf("asked %v, clear %v", asked, cleared)
 }

@@ -1,0 +1,28 @@
+package scanner
+
+import (
+	"time"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// ClearsByProbe and ClearsByEvaluate answer the upgrade planner's
+// question (does comp of c at version v have no version-decided finding?)
+// the way the planner does (affects) and by making every finding
+// (evaluate), for tests that hold the two equal.
+func ClearsByProbe(cat *catalog.Catalog, c *Cluster, kind catalog.Component, pool, v string, now time.Time) bool {
+	comp := component{kind, pool}
+	cc := withVersion(c, comp, v)
+	return !affects(cat, &cc, comp, now)
+}
+
+func ClearsByEvaluate(cat *catalog.Catalog, c *Cluster, kind catalog.Component, pool, v string, now time.Time) bool {
+	comp := component{kind, pool}
+	cc := withVersion(c, comp, v)
+	for _, f := range evaluate(cat, &cc, now) {
+		if componentOf(&f) == comp {
+			return false
+		}
+	}
+	return true
+}
