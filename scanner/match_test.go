@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -310,4 +311,26 @@ func TestMatchSharedBuffers(t *testing.T) {
 func raceDetector() bool {
 	info, ok := debug.ReadBuildInfo()
 	return ok && slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
+}
+
+// TestSortLarge holds sortLarge to a stable sort, on slices with many
+// equal keys and of every length up to 300.
+func TestSortLarge(t *testing.T) {
+	type rec struct {
+		key, order int
+		pad        [6]string
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 300 {
+		s := make([]rec, n)
+		for i := range s {
+			s[i] = rec{key: rng.IntN(n/4 + 1), order: i}
+		}
+		want := slices.Clone(s)
+		slices.SortStableFunc(want, func(a, b rec) int { return a.key - b.key })
+		sortLarge(s, func(i, j int) int { return s[i].key - s[j].key })
+		if !slices.Equal(s, want) {
+			t.Fatalf("n=%d: sortLarge gave %v, want %v", n, s, want)
+		}
+	}
 }

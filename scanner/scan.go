@@ -189,6 +189,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	}
 	seen := map[ClusterKey]bool{}
 	projects := map[string]bool{}
+	var eos []Finding // a cluster's end-of-support findings, reused
 	found := func(c Cluster) {
 		if seen[c.Key()] {
 			res.Summary.DuplicateClusters++
@@ -203,15 +204,15 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		}
 		c.Object = nil
 		fs, skipped := Match(opt.Catalog, &c)
-		fs = append(fs, endOfSupport(opt.Catalog, &c, now)...)
+		eos = appendEndOfSupport(eos[:0], opt.Catalog, &c, now)
 		if skipped == nil {
 			skipped = []string{} // REPEATED columns load as [], not null
 		}
-		res.Findings = append(res.Findings, fs...)
+		res.Findings = appendDoubling(appendDoubling(res.Findings, fs...), eos...)
 		if c.NodePools == nil {
 			c.NodePools = []Pool{}
 		}
-		res.Clusters = append(res.Clusters, ClusterRecord{Cluster: c, DataplaneV2: c.DataplaneV2(), SkippedChecks: skipped})
+		res.Clusters = appendDoubling(res.Clusters, ClusterRecord{Cluster: c, DataplaneV2: c.DataplaneV2(), SkippedChecks: skipped})
 	}
 	failed := func(e ScanError) { res.Errors = append(res.Errors, e) }
 	cov, err := opt.Source.Discover(ctx, found, failed)
@@ -278,7 +279,11 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		res.Errors = []ScanError{}
 	}
 	sortFindings(res.Findings)
-	slices.SortFunc(res.Clusters, func(a, b ClusterRecord) int { return strings.Compare(a.Key().String(), b.Key().String()) })
+	keys := make([]string, len(res.Clusters))
+	for i := range res.Clusters {
+		keys[i] = res.Clusters[i].Key().String()
+	}
+	sortLarge(res.Clusters, func(i, j int) int { return strings.Compare(keys[i], keys[j]) })
 	for i := range res.Clusters {
 		c := &res.Clusters[i]
 		c.ScanID, c.ScannedAt, c.OrganizationID = opt.ScanID, now, opt.OrgID
@@ -441,7 +446,8 @@ func between(e Evidence) string {
 // sortFindings orders by severity (most severe first), issue, project,
 // location, cluster and node pool, so output is stable.
 func sortFindings(fs []Finding) {
-	slices.SortFunc(fs, func(a, b Finding) int {
+	sortLarge(fs, func(i, j int) int {
+		a, b := &fs[i], &fs[j]
 		return cmp.Or(
 			cmp.Compare(catalog.Severity(b.Severity).Rank(), catalog.Severity(a.Severity).Rank()),
 			strings.Compare(a.IssueID, b.IssueID),
@@ -451,6 +457,45 @@ func sortFindings(fs []Finding) {
 			strings.Compare(a.NodePool, b.NodePool),
 		)
 	})
+}
+
+// sortLarge sorts s, whose elements are large structs, by compare of two
+// indexes: it sorts the indexes, then moves each element once, where the
+// sort of s itself would copy elements at every comparison and swap.
+// Elements that compare equal keep their order.
+func sortLarge[E any](s []E, compare func(i, j int) int) {
+	idx := make([]int32, len(s))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(i, j int32) int { return cmp.Or(compare(int(i), int(j)), cmp.Compare(i, j)) })
+	// Position p takes the element at idx[p]: follow each cycle of the
+	// permutation, marking the positions filled.
+	for start := range idx {
+		if idx[start] < 0 {
+			continue
+		}
+		first := s[start]
+		for p := start; ; {
+			q := int(idx[p])
+			idx[p] = -1
+			if q == start {
+				s[p] = first
+				break
+			}
+			s[p], p = s[q], q
+		}
+	}
+}
+
+// appendDoubling is append that doubles a full slice's capacity: append
+// grows a large slice by about a quarter, so a result of n elements built
+// one cluster at a time costs about 5n in allocations, and doubling 2n.
+func appendDoubling[S ~[]E, E any](s S, vs ...E) S {
+	if len(s)+len(vs) > cap(s) {
+		s = slices.Grow(s, max(cap(s), len(vs)))
+	}
+	return append(s, vs...)
 }
 
 // ParseLookback parses a log window: a Go duration ("168h", "90m") or a

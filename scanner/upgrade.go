@@ -16,17 +16,16 @@ import (
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
-// endOfSupport decides GKE-END-OF-SUPPORT for c's control plane and each
-// node pool as of now: the minor's end of standard support (of extended
+// appendEndOfSupport appends to out the findings of GKE-END-OF-SUPPORT for
+// c's control plane and each node pool as of now: the minor's end of standard support (of extended
 // support on the EXTENDED channel) past is HIGH, within the schedule's
 // warning days MEDIUM. A minor older than the schedule's oldest is past; a
 // newer one is not reported.
-func endOfSupport(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
+func appendEndOfSupport(out []Finding, cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 	is := cat.EndOfSupport()
 	if is == nil {
-		return nil
+		return out
 	}
-	var out []Finding
 	add := func(component catalog.Component, pool, subject, version string) {
 		if f, ok := supportFinding(cat, is, c, component, pool, subject, version, now); ok {
 			out = append(out, f)
@@ -161,7 +160,7 @@ func componentOf(f *Finding) component {
 // findings only.
 func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 	fs, _ := Match(cat, c)
-	fs = append(fs, endOfSupport(cat, c, now)...)
+	fs = appendEndOfSupport(fs, cat, c, now)
 	return slices.DeleteFunc(fs, func(f Finding) bool { return !decided(cat, &f) })
 }
 
