@@ -26,3 +26,18 @@ func ClearsByEvaluate(cat *catalog.Catalog, c *Cluster, kind catalog.Component, 
 	}
 	return true
 }
+
+// EndOfSupportTexts is the end-of-support findings of each cluster as of
+// now, their text kept across the clusters as a scan does (shared) or
+// written for each (not shared).
+func EndOfSupportTexts(cat *catalog.Catalog, cs []Cluster, now time.Time, shared bool) [][]Finding {
+	var texts supportTexts
+	if shared {
+		texts = supportTexts{}
+	}
+	out := make([][]Finding, len(cs))
+	for i := range cs {
+		out[i] = appendEndOfSupport(nil, cat, &cs[i], now, texts)
+	}
+	return out
+}

@@ -190,6 +190,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	seen := map[ClusterKey]bool{}
 	projects := map[string]bool{}
 	var eos []Finding // a cluster's end-of-support findings, reused
+	texts := supportTexts{}
 	found := func(c Cluster) {
 		if seen[c.Key()] {
 			res.Summary.DuplicateClusters++
@@ -204,7 +205,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		}
 		c.Object = nil
 		fs, skipped := Match(opt.Catalog, &c)
-		eos = appendEndOfSupport(eos[:0], opt.Catalog, &c, now)
+		eos = appendEndOfSupport(eos[:0], opt.Catalog, &c, now, texts)
 		if skipped == nil {
 			skipped = []string{} // REPEATED columns load as [], not null
 		}

@@ -21,56 +21,93 @@ import (
 // support on the EXTENDED channel) past is HIGH, within the schedule's
 // warning days MEDIUM. A minor older than the schedule's oldest is past; a
 // newer one is not reported.
-func appendEndOfSupport(out []Finding, cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
+//
+// texts, when not nil, keeps the findings' text across the clusters of a
+// scan (supportTexts).
+func appendEndOfSupport(out []Finding, cat *catalog.Catalog, c *Cluster, now time.Time, texts supportTexts) []Finding {
 	is := cat.EndOfSupport()
 	if is == nil {
 		return out
 	}
-	add := func(component catalog.Component, pool, subject, version string) {
-		if f, ok := supportFinding(cat, is, c, component, pool, subject, version, now); ok {
-			out = append(out, f)
+	add := func(component catalog.Component, pool, version string) {
+		sv := supportOf(is, c, version, now)
+		if sv.state == supported {
+			return
 		}
+		k := supportTextKey{component, pool, version, c.ReleaseChannel == "EXTENDED"}
+		t, ok := texts[k]
+		if !ok {
+			t = supportTextOf(component, pool, version, sv, now)
+			if texts != nil && len(texts) < maxSupportTexts {
+				texts[k] = t
+			}
+		}
+		f := newFinding(cat, is, c, pool)
+		f.Component, f.Version, f.Status, f.Reason = string(component), version, t.status, t.reason
+		if t.medium {
+			f.Severity = string(catalog.Medium)
+		}
+		f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: t.summary, Count: 1, Nodes: []string{}}}
+		out = append(out, f)
 	}
-	add(catalog.ControlPlane, "", "The control plane", c.MasterVersion)
+	add(catalog.ControlPlane, "", c.MasterVersion)
 	for _, p := range c.NodePools {
-		add(catalog.NodePool, p.Name, "Node pool "+p.Name, p.Version)
+		add(catalog.NodePool, p.Name, p.Version)
 	}
 	return out
 }
 
-func supportFinding(cat *catalog.Catalog, is *catalog.Issue, c *Cluster, component catalog.Component, pool, subject, version string, now time.Time) (Finding, bool) {
-	sv := supportOf(is, c, version, now)
-	if sv.state == supported {
-		return Finding{}, false
+// supportTexts keeps end-of-support reasons and evidence summaries by what
+// decides them: a fleet's clusters share their pool names, versions and
+// channels, so a scan writes each text once and its findings share it.
+type supportTexts map[supportTextKey]supportText
+
+// maxSupportTexts bounds a scan's supportTexts: a fleet of unique pool
+// names would make each text once anyway.
+const maxSupportTexts = 50_000
+
+type supportTextKey struct {
+	component catalog.Component
+	pool      string
+	version   string
+	extended  bool // on the EXTENDED channel
+}
+
+// supportText is one end-of-support finding's text and status.
+type supportText struct {
+	reason, summary string
+	status          Status
+	medium          bool // within the warning days: MEDIUM, not the issue's severity
+}
+
+func supportTextOf(component catalog.Component, pool, version string, sv supportVerdict, now time.Time) supportText {
+	subject, field := "The control plane", "currentMasterVersion="+orUnset(version)
+	if component == catalog.NodePool {
+		subject, field = "Node pool "+pool, "nodePools["+pool+"].version="+orUnset(version)
 	}
-	f := newFinding(cat, is, c, pool)
-	f.Component, f.Version, f.Status = string(component), version, Affected
-	field := "currentMasterVersion=" + orUnset(version)
-	if pool != "" {
-		field = "nodePools[" + pool + "].version=" + orUnset(version)
-	}
-	f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: field, Count: 1, Nodes: []string{}}}
+	t := supportText{status: Affected}
 	m, end := sv.minor.String(), sv.end
 	switch sv.state {
 	case notAVersion:
-		f.Status = Unknown
-		f.Reason = subject + " runs version " + strconv.Quote(version) + ", which is not a GKE version, so its end of support cannot be decided."
-		return f, true
+		t.status = Unknown
+		t.reason = subject + " runs version " + strconv.Quote(version) + ", which is not a GKE version, so its end of support cannot be decided."
+		t.summary = field
+		return t
 	case olderThanListed:
-		f.Reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
+		t.reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
 	case extendedUnknown:
-		f.Status = Unknown
-		f.Reason = fmt.Sprintf("%s runs %s on the EXTENDED channel: the end of standard support of GKE %s was %s and the catalog's release schedule gives no end of extended support for it, so whether it is still supported cannot be decided.",
+		t.status = Unknown
+		t.reason = fmt.Sprintf("%s runs %s on the EXTENDED channel: the end of standard support of GKE %s was %s and the catalog's release schedule gives no end of extended support for it, so whether it is still supported cannot be decided.",
 			subject, version, m, end.Format(time.DateOnly))
 	case supportEnded:
-		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s was %s.", subject, version, sv.kind, m, end.Format(time.DateOnly))
+		t.reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s was %s.", subject, version, sv.kind, m, end.Format(time.DateOnly))
 	case supportEnding:
-		f.Severity = string(catalog.Medium)
+		t.medium = true
 		days := int(end.Sub(now).Hours()/24) + 1
-		f.Reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, sv.kind, m, end.Format(time.DateOnly), days)
+		t.reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, sv.kind, m, end.Format(time.DateOnly), days)
 	}
-	f.Evidence[0].Summary += fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, sv.kind, dateOr(end))
-	return f, true
+	t.summary = field + fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, sv.kind, dateOr(end))
+	return t
 }
 
 // supportState is what the release schedule says of a version as of now.
@@ -160,7 +197,7 @@ func componentOf(f *Finding) component {
 // findings only.
 func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 	fs, _ := Match(cat, c)
-	fs = appendEndOfSupport(fs, cat, c, now)
+	fs = appendEndOfSupport(fs, cat, c, now, nil)
 	return slices.DeleteFunc(fs, func(f Finding) bool { return !decided(cat, &f) })
 }
 

@@ -394,3 +394,48 @@ func TestAffectsAgreesWithEvaluate(t *testing.T) {
 	}
 	t.Logf("asked %v, clear %v", asked, cleared)
 }
+
+// TestEndOfSupportSharedTexts: the end-of-support findings a scan makes
+// with texts shared across its clusters are those made one by one, on a
+// generated fleet at dates that give every kind of reason.
+func TestEndOfSupportSharedTexts(t *testing.T) {
+	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 400, Projects: 80, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []scanner.Cluster
+	for _, pc := range fleet.Clusters {
+		c, err := discovery.FromProto(pc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Object = nil
+		cs = append(cs, c)
+	}
+	cs[0].NodePools[0].Version = "not-a-version"
+	// The same pools and versions on the EXTENDED channel: other texts.
+	cs[1].ReleaseChannel = "REGULAR"
+	ext := cs[1]
+	ext.Name += "-extended"
+	ext.ReleaseChannel = "EXTENDED"
+	cs = append(cs, ext)
+	cat := testkit.Catalog(t)
+	severities := map[string]int{}
+	for _, months := range []int{-12, -6, 0, 3, 6, 12} {
+		now := fleet.Now.AddDate(0, months, 0)
+		want := scanner.EndOfSupportTexts(cat, cs, now, false)
+		got := scanner.EndOfSupportTexts(cat, cs, now, true)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("as of %s, shared texts differ (-each +shared):\n%s", now.Format(time.DateOnly), diff)
+		}
+		for _, fs := range got {
+			for _, f := range fs {
+				severities[f.Severity+" "+string(f.Status)]++
+			}
+		}
+	}
+	if len(severities) < 3 {
+		t.Fatalf("findings by severity and status %v: want HIGH and MEDIUM AFFECTED and UNKNOWN", severities)
+	}
+	t.Log(severities)
+}
