@@ -5,24 +5,29 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	storagev1 "google.golang.org/api/storage/v1"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 )
 
 // Transitions of a finding between two scans of the same project.
@@ -191,7 +196,7 @@ type claim struct {
 // project written with generation preconditions, so concurrent shards and
 // instances never lose an update, and publishes transitions.
 type alerter struct {
-	bucket *storage.BucketHandle
+	bucket *stateBucket
 	pub    *pubsub.Publisher
 	log    *slog.Logger
 	now    func() time.Time
@@ -207,6 +212,66 @@ const (
 	defaultPublishTimeout = time.Minute
 )
 
+// stateBucket is the bucket of the alert state, through the Cloud Storage
+// JSON API (the REST client: the Cloud Storage client library would bring
+// gRPC DirectPath and xDS into the binary for three calls).
+type stateBucket struct {
+	objects *storagev1.ObjectsService
+	name    string
+	policy  gcpclient.Policy
+}
+
+// newStateBucket opens the bucket name through the storage endpoint of ep
+// (Cloud Storage itself without an override), its calls retried with policy.
+func newStateBucket(ctx context.Context, ep gcpclient.Endpoints, name string, policy gcpclient.Policy) (*stateBucket, error) {
+	// The scopes of the Cloud Storage client library; options given win.
+	opts := append([]option.ClientOption{option.WithScopes(storagev1.DevstorageFullControlScope, storagev1.CloudPlatformScope)},
+		ep.RESTOptions("storage", "/storage/v1/")...)
+	svc, err := storagev1.NewService(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &stateBucket{objects: svc.Objects, name: name, policy: policy}, nil
+}
+
+// do runs one call on the bucket, retried as every REST call is: transient
+// HTTP errors with the policy's backoff and attempts. The reads and the
+// listing are idempotent, and every write carries a generation
+// precondition, so each may be retried.
+func (b *stateBucket) do(ctx context.Context, call func(context.Context) error) error {
+	return b.policy.Do(ctx, gcpclient.TransientHTTP, call)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checkCRC32C checks a whole object's download against the CRC32C that
+// Cloud Storage sends in X-Goog-Hash, as the Cloud Storage client library
+// does (not for content decompressed on the way: the hash is of the
+// compressed bytes).
+func checkCRC32C(res *http.Response, b []byte) error {
+	if res.Uncompressed || (res.Header.Get("X-Goog-Stored-Content-Encoding") == "gzip" && res.Header.Get("Content-Encoding") != "gzip") {
+		return nil
+	}
+	for _, spec := range res.Header.Values("X-Goog-Hash") {
+		for v := range strings.SplitSeq(spec, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(v), "crc32c=")
+			if !ok {
+				continue
+			}
+			raw, err := base64.StdEncoding.DecodeString(enc)
+			if err != nil || len(raw) != 4 {
+				return nil // not a CRC32C: nothing to check against
+			}
+			want := binary.BigEndian.Uint32(raw)
+			if got := crc32.Checksum(b, castagnoli); got != want {
+				return fmt.Errorf("bad CRC32C on read: got %d, want %d", got, want)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // statePrefix is the folder of a scope's alert state objects.
 func statePrefix(scope scanner.Scope) string {
 	return "alert-state/" + scope.Kind + "/" + scope.ID + "/"
@@ -220,18 +285,25 @@ func stateObject(scope scanner.Scope, project string) string {
 func (a *alerter) projectsWithState(ctx context.Context, scope scanner.Scope) ([]string, error) {
 	prefix := statePrefix(scope)
 	var out []string
-	it := a.bucket.Objects(ctx, &storage.Query{Prefix: prefix})
-	for {
-		o, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
+	for token := ""; ; {
+		var page *storagev1.Objects
+		err := a.bucket.do(ctx, func(ctx context.Context) error {
+			var err error
+			page, err = a.bucket.objects.List(a.bucket.name).Prefix(prefix).PageToken(token).
+				Fields("nextPageToken", "items(name)").Context(ctx).Do()
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("list alert state: %w", err)
 		}
-		p, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, prefix), ".json")
-		if ok && !strings.Contains(p, "/") {
-			out = append(out, p)
+		for _, o := range page.Items {
+			p, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, prefix), ".json")
+			if ok && !strings.Contains(p, "/") {
+				out = append(out, p)
+			}
+		}
+		if token = page.NextPageToken; token == "" {
+			return out, nil
 		}
 	}
 }
@@ -244,15 +316,31 @@ var (
 )
 
 func (a *alerter) read(ctx context.Context, name string) (projectState, int64, error) {
-	r, err := a.bucket.Object(name).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
+	var (
+		b   []byte
+		gen int64
+	)
+	// One call: the media download carries the object's generation in a
+	// header. Reading the body is part of the try, so a download cut short
+	// is tried again.
+	err := a.bucket.do(ctx, func(ctx context.Context) error {
+		res, err := a.bucket.objects.Get(a.bucket.name, name).Context(ctx).Download()
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if gen, err = strconv.ParseInt(res.Header.Get("X-Goog-Generation"), 10, 64); err != nil || gen <= 0 {
+			return fmt.Errorf("no object generation in the response (X-Goog-Generation %q)", res.Header.Get("X-Goog-Generation"))
+		}
+		if b, err = io.ReadAll(res.Body); err != nil {
+			return err
+		}
+		return checkCRC32C(res, b)
+	})
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusNotFound {
 		return projectState{}, 0, nil
 	}
-	if err != nil {
-		return projectState{}, 0, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
 	if err != nil {
 		return projectState{}, 0, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -260,9 +348,9 @@ func (a *alerter) read(ctx context.Context, name string) (projectState, int64, e
 	if err := json.Unmarshal(b, &st); err != nil {
 		// A damaged object must not stop alerts forever: start over.
 		a.log.Warn("alert state unreadable; starting over", "object", name, "error", err.Error())
-		return projectState{}, r.Attrs.Generation, nil
+		return projectState{}, gen, nil
 	}
-	return st, r.Attrs.Generation, nil
+	return st, gen, nil
 }
 
 // write stores st if the object is still at generation gen (0: absent).
@@ -271,26 +359,26 @@ func (a *alerter) write(ctx context.Context, name string, st projectState, gen i
 	if err != nil {
 		return 0, err
 	}
-	obj := a.bucket.Object(name)
-	if gen == 0 {
-		obj = obj.If(storage.Conditions{DoesNotExist: true})
-	} else {
-		obj = obj.If(storage.Conditions{GenerationMatch: gen})
-	}
-	w := obj.NewWriter(ctx)
-	w.ContentType = "application/json"
-	if _, err := io.Copy(w, bytes.NewReader(b)); err != nil {
-		w.Close()
-		return 0, err
-	}
-	if err := w.Close(); err != nil {
+	var obj *storagev1.Object
+	// The precondition makes a retry safe: a try that landed although its
+	// answer was lost fails the next one with 412, a conflict that project
+	// resolves by reading the state again.
+	err = a.bucket.do(ctx, func(ctx context.Context) error {
+		var err error
+		obj, err = a.bucket.objects.Insert(a.bucket.name, &storagev1.Object{Name: name, ContentType: "application/json"}).
+			IfGenerationMatch(gen). // 0: the object must not exist
+			Media(bytes.NewReader(b), googleapi.EnableAutoChecksum()).
+			Fields("generation").Context(ctx).Do()
+		return err
+	})
+	if err != nil {
 		var ge *googleapi.Error
 		if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
 			return 0, errConflict
 		}
 		return 0, fmt.Errorf("write %s: %w", name, err)
 	}
-	return w.Attrs().Generation, nil
+	return obj.Generation, nil
 }
 
 // project applies one project's current findings. It computes the

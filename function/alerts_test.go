@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +19,6 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	pubsubpb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/option"
@@ -22,17 +26,90 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 )
 
 // alertRig is an alerter on a fake Cloud Storage bucket and a pstest
-// topic, with a subscription that reads what it published.
+// topic, with a subscription that reads what it published. The bucket's
+// client is the function's, its endpoint a proxy in front of the fake that
+// records the requests and can fail them.
 type alertRig struct {
 	t      *testing.T
 	gcs    *fakestorage.Server
-	bucket *storage.BucketHandle
+	proxy  *gcsProxy
+	bucket *stateBucket
 	ps     *pubsub.Client
 	now    time.Time
 	scope  scanner.Scope
+}
+
+// rigPolicy retries as the function does, with short pauses.
+var rigPolicy = gcpclient.Policy{Timeout: 10 * time.Second, Initial: time.Millisecond, Max: 10 * time.Millisecond, Attempts: 3}
+
+// gcsProxy forwards to the fake Cloud Storage server, recording each
+// request as "METHOD PATH".
+type gcsProxy struct {
+	mu       sync.Mutex
+	requests []string
+	// fail, when set, decides a request's fate: 0 forwards it; a status
+	// answers it with that status, without forwarding it unless landed
+	// (then the fake handles it and its answer is replaced).
+	fail func(r *http.Request) (status int, landed bool)
+	// pageSize, when set, makes listings page by that many objects.
+	pageSize int
+}
+
+func newGCSProxy(t *testing.T, target string) (*gcsProxy, string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &gcsProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.requests = append(p.requests, r.Method+" "+r.URL.Path)
+		fail, pageSize := p.fail, p.pageSize
+		p.mu.Unlock()
+		if pageSize > 0 && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/o") {
+			q := r.URL.Query()
+			q.Set("maxResults", fmt.Sprint(pageSize))
+			r.URL.RawQuery = q.Encode()
+		}
+		status, landed := 0, false
+		if fail != nil {
+			status, landed = fail(r)
+		}
+		if status == 0 {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if landed {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"code":%d,"message":"injected by the test"}}`, status)
+	}))
+	t.Cleanup(srv.Close)
+	return p, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// seen returns the requests so far and forgets them.
+func (p *gcsProxy) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.requests
+	p.requests = nil
+	return out
+}
+
+func (p *gcsProxy) failWith(f func(r *http.Request) (int, bool)) {
+	p.mu.Lock()
+	p.fail = f
+	p.mu.Unlock()
 }
 
 const (
@@ -66,13 +143,14 @@ func newAlertRig(t *testing.T) *alertRig {
 	}
 	t.Cleanup(gcs.Stop)
 	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "state"})
-	// As the function makes its client: the JSON API for reads and writes.
-	sc, err := storage.NewClient(ctx, option.WithEndpoint(gcs.URL()+"/storage/v1/"), option.WithoutAuthentication(), storage.WithJSONReads())
+	proxy, hostport := newGCSProxy(t, gcs.URL())
+	// As the function makes its client, with the endpoint override
+	// FLEETSCAN_API_ENDPOINTS=storage=HOST:PORT gives.
+	bucket, err := newStateBucket(ctx, gcpclient.Endpoints{"storage": hostport}, "state", rigPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sc.Close() })
-	return &alertRig{t: t, gcs: gcs, bucket: sc.Bucket("state"), ps: ps, now: time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC),
+	return &alertRig{t: t, gcs: gcs, proxy: proxy, bucket: bucket, ps: ps, now: time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC),
 		scope: scanner.Scope{Kind: "organizations", ID: "123"}}
 }
 
@@ -157,6 +235,198 @@ func TestProjectsWithState(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"proj-a", "proj-b"}, got); diff != "" {
 		t.Errorf("projects with state (-want +got):\n%s", diff)
+	}
+
+	// Two objects a page: every page is read.
+	r.proxy.seen()
+	r.proxy.mu.Lock()
+	r.proxy.pageSize = 2
+	r.proxy.mu.Unlock()
+	got, err = r.alerter().projectsWithState(t.Context(), r.scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"proj-a", "proj-b"}, got); diff != "" {
+		t.Errorf("projects with state, paged (-want +got):\n%s", diff)
+	}
+	// proj-a, proj-b; sub/proj-e, notes.txt; none left.
+	if n := len(r.proxy.seen()); n < 2 {
+		t.Errorf("paged listing made %d requests, want one per page", n)
+	}
+}
+
+// The state objects and their generations: a missing object is generation
+// 0; each write is conditional on the generation read, so a write at a
+// stale generation, or a create of an object that exists, is errConflict
+// and changes nothing. Uploads go to the JSON API's upload path of the
+// endpoint given.
+func TestStateGenerations(t *testing.T) {
+	r := newAlertRig(t)
+	a := r.alerter()
+	name := stateObject(r.scope, "proj-a")
+	st, gen, err := a.read(t.Context(), name)
+	if err != nil || gen != 0 || st.ScanID != "" || st.Findings != nil {
+		t.Fatalf("read of a missing object = %+v, %d, %v; want the empty state at generation 0", st, gen, err)
+	}
+	s1 := projectState{ScanID: "s1", ScannedAt: r.now, Findings: findings(finding("k1", "s1", scanner.Affected))}
+	g1, err := a.write(t.Context(), name, s1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := r.gcs.GetObject("state", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g1 == 0 || g1 != obj.Generation || obj.ContentType != "application/json" {
+		t.Errorf("write returned generation %d; the object is generation %d, content type %q: want equal, application/json", g1, obj.Generation, obj.ContentType)
+	}
+	if got := r.proxy.seen(); !slices.Contains(got, "POST /upload/storage/v1/b/state/o") {
+		t.Errorf("requests %q: want the upload at POST /upload/storage/v1/b/state/o", got)
+	}
+	st, gen, err = a.read(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gen != g1 || st.ScanID != "s1" || !st.ScannedAt.Equal(r.now) || len(st.Findings) != 1 {
+		t.Errorf("read = %+v at generation %d; want s1 at generation %d", st, gen, g1)
+	}
+
+	if _, err := a.write(t.Context(), name, projectState{ScanID: "create"}, 0); !errors.Is(err, errConflict) {
+		t.Errorf("create of an existing object: error = %v, want errConflict", err)
+	}
+	g2, err := a.write(t.Context(), name, projectState{ScanID: "s2"}, g1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g2 == g1 {
+		t.Errorf("a write kept generation %d", g1)
+	}
+	if _, err := a.write(t.Context(), name, projectState{ScanID: "stale"}, g1); !errors.Is(err, errConflict) {
+		t.Errorf("write at stale generation %d (object at %d): error = %v, want errConflict", g1, g2, err)
+	}
+	if st, gen := r.state("proj-a"); st.ScanID != "s2" || gen != g2 {
+		t.Errorf("after the conflicts: %q at generation %d, want s2 at %d", st.ScanID, gen, g2)
+	}
+
+	// Unreadable JSON: the state starts over at the object's generation.
+	r.gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "state", Name: name}, Content: []byte("{not json")})
+	obj, err = r.gcs.GetObject("state", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, gen, err = a.read(t.Context(), name)
+	if err != nil || gen != obj.Generation || gen == 0 || st.ScanID != "" {
+		t.Errorf("read of unreadable JSON = %+v, %d, %v; want the empty state at generation %d", st, gen, err, obj.Generation)
+	}
+	if _, err := a.write(t.Context(), name, projectState{ScanID: "s3"}, gen); err != nil {
+		t.Errorf("write over unreadable JSON at its generation: %v", err)
+	}
+}
+
+// Transient errors are retried with the policy; others are not, and come
+// back wrapped as before.
+func TestStateRetries(t *testing.T) {
+	r := newAlertRig(t)
+	a := r.alerter()
+	name := stateObject(r.scope, "proj-a")
+	// The first two tries of every call fail with 503.
+	var mu sync.Mutex
+	tries := map[string]int{}
+	r.proxy.failWith(func(req *http.Request) (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		tries[req.Method+" "+req.URL.Path]++
+		if tries[req.Method+" "+req.URL.Path] <= 2 {
+			return http.StatusServiceUnavailable, false
+		}
+		return 0, false
+	})
+	gen, err := a.write(t.Context(), name, projectState{ScanID: "s1"}, 0)
+	if err != nil {
+		t.Fatalf("write through two 503s: %v", err)
+	}
+	if st, g, err := a.read(t.Context(), name); err != nil || g != gen || st.ScanID != "s1" {
+		t.Errorf("read through two 503s = %q at %d, %v; want s1 at %d", st.ScanID, g, err, gen)
+	}
+	if got, err := a.projectsWithState(t.Context(), r.scope); err != nil || len(got) != 1 {
+		t.Errorf("listing through two 503s = %v, %v", got, err)
+	}
+	if n := tries["POST /upload/storage/v1/b/state/o"]; n != 3 {
+		t.Errorf("upload tried %d times, want 3", n)
+	}
+
+	// A call that fails more often than the policy retries: the last error.
+	r.proxy.failWith(func(*http.Request) (int, bool) { return http.StatusServiceUnavailable, false })
+	r.proxy.seen()
+	_, err = a.write(t.Context(), name, projectState{ScanID: "s2"}, gen)
+	if err == nil || !strings.HasPrefix(err.Error(), "write "+name+": ") || !gcpclient.TransientHTTP(err) {
+		t.Errorf("write that always fails: error = %v, want the 503 as write %s: ...", err, name)
+	}
+	if n := len(r.proxy.seen()); n != rigPolicy.Attempts+1 {
+		t.Errorf("write that always fails: %d tries, want %d", n, rigPolicy.Attempts+1)
+	}
+	_, _, err = a.read(t.Context(), name)
+	if err == nil || !strings.HasPrefix(err.Error(), "read "+name+": ") {
+		t.Errorf("read that always fails: error = %v, want read %s: ...", err, name)
+	}
+
+	// Not transient: no retry.
+	r.proxy.failWith(func(*http.Request) (int, bool) { return http.StatusForbidden, false })
+	r.proxy.seen()
+	if _, _, err := a.read(t.Context(), name); err == nil || !strings.HasPrefix(err.Error(), "read "+name+": ") {
+		t.Errorf("read answered 403: error = %v", err)
+	}
+	if n := len(r.proxy.seen()); n != 1 {
+		t.Errorf("read answered 403 tried %d times, want once", n)
+	}
+}
+
+// A write whose answer is lost although it landed is retried, and the
+// retry finds its own write: 412, a conflict. project reads the state again,
+// finds its own claim and carries on: the alerts go out once.
+func TestLostWriteAnswer(t *testing.T) {
+	r := newAlertRig(t)
+	a := r.alerter()
+	name := stateObject(r.scope, "proj-a")
+	var mu sync.Mutex
+	lost := 0
+	r.proxy.failWith(func(req *http.Request) (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if req.Method == http.MethodPost && lost == 0 {
+			lost++
+			return http.StatusBadGateway, true // the write lands, its answer is a 502
+		}
+		return 0, false
+	})
+	gen, err := a.write(t.Context(), name, projectState{ScanID: "s0"}, 0)
+	if !errors.Is(err, errConflict) || gen != 0 {
+		t.Fatalf("retried write that had landed = %d, %v; want errConflict", gen, err)
+	}
+	if st, _ := r.state("proj-a"); st.ScanID != "s0" {
+		t.Fatalf("state after the lost answer = %q, want s0 (the write landed)", st.ScanID)
+	}
+
+	mu.Lock()
+	lost = 0 // the claim's write, next
+	mu.Unlock()
+	cur := findings(finding("k1", "s1", scanner.Affected), finding("k2", "s1", scanner.Observed))
+	alerts, err := a.project(t.Context(), r.scope, "proj-a", cur, "s1", r.now, "me", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 2 {
+		t.Errorf("project() = %d alerts, want 2", len(alerts))
+	}
+	if mu.Lock(); lost != 1 {
+		t.Errorf("%d answers lost, want the claim's", lost)
+	}
+	mu.Unlock()
+	if diff := cmp.Diff([]string{"NEW k1 s1", "NEW k2 s1"}, r.published()); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	if st, _ := r.state("proj-a"); len(st.Outbox) != 0 || st.Claim != nil || st.ScanID != "s1" {
+		t.Errorf("final state = %+v", st)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	logging "cloud.google.com/go/logging/apiv2"
 	"cloud.google.com/go/pubsub/v2"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
-	"cloud.google.com/go/storage"
 	"golang.org/x/time/rate"
 	"google.golang.org/api/option"
 
@@ -30,7 +29,7 @@ type clients struct {
 	limiter   *rate.Limiter // shared by every scan of the instance: the Logging quota is per project
 	discovery discovery.Clients
 	logging   *logging.Client
-	bucket    *storage.BucketHandle
+	bucket    *stateBucket
 	requests  *pubsub.Publisher
 	alerter   *alerter
 	writer    *schema.Writer
@@ -66,20 +65,18 @@ func (f *Function) clientsFor(ctx context.Context, cfg Config) (*clients, error)
 	// writer itself (schema.InsertAll says why).
 	var ia *schema.InsertAll
 	ia, errs[9] = schema.NewInsertAll(ctx, ep.RESTOptions("bigquery", "/bigquery/v2/")...)
-	var gcs *storage.Client
-	// JSON API reads: the same API as writes, so an endpoint override
-	// (Private Service Connect, a fake) covers both.
-	gcs, errs[7] = storage.NewClient(ctx, append(ep.RESTOptions("storage", "/storage/v1/"), storage.WithJSONReads())...)
+	// The alert state's reads and writes retry as every other call does;
+	// its writes carry generation preconditions, so a retry is safe. Reads,
+	// listings and uploads all go through the JSON API (uploads to its
+	// /upload/storage/v1/ beside it), so an endpoint override (Private
+	// Service Connect, a fake) covers them all.
+	c.bucket, errs[7] = newStateBucket(ctx, ep, cfg.StateBucket, cfg.Policy)
 	// The Pub/Sub client honours PUBSUB_EMULATOR_HOST by itself.
 	var ps *pubsub.Client
 	ps, errs[8] = pubsub.NewClient(ctx, projectOfTopic(cfg.RequestTopic), ep.Options("pubsub")...)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("create clients: %w", err)
 	}
-	// The alert state's reads and writes retry as every other call does;
-	// its writes carry generation preconditions, so a retry is safe.
-	c.bucket = gcs.Bucket(cfg.StateBucket).Retryer(storage.WithBackoff(cfg.Policy.Backoff()),
-		storage.WithMaxAttempts(cfg.Policy.Attempts+1), storage.WithErrorFunc(gcpclient.TransientHTTP))
 	c.requests = ps.Publisher(cfg.RequestTopic)
 	c.alerter = &alerter{bucket: c.bucket, pub: ps.Publisher(cfg.AlertTopic), log: f.log, now: f.now,
 		lease: defaultLease, publishTimeout: defaultPublishTimeout}
