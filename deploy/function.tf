@@ -27,6 +27,12 @@ resource "google_cloudfunctions2_function" "scanner" {
   build_config {
     runtime     = "go126"
     entry_point = "ScanFleet"
+    # The Go buildpack passes GOOGLE_GOLDFLAGS to go build as -ldflags:
+    # no symbol table or DWARF in the deployed binary (panics still name
+    # functions and lines), 65 MB to 45 MB.
+    environment_variables = {
+      GOOGLE_GOLDFLAGS = "-s -w"
+    }
     source {
       storage_source {
         bucket = google_storage_bucket.source.name

@@ -23,6 +23,7 @@ import (
 	fsfunction "github.com/fleetscan/fleetscan/function"
 	"github.com/fleetscan/fleetscan/scanner/kube"
 	"github.com/fleetscan/fleetscan/schema"
+	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
 // Terraform cannot download providers here, so terraform validate cannot
@@ -249,6 +250,25 @@ func TestTerraformFunctionMatchesCode(t *testing.T) {
 	}
 	if got := literal(build, "runtime"); got != "go126" {
 		t.Errorf("runtime = %q, want go126", got)
+	}
+	// The binary fleetbench measures is the one deployed.
+	benv, ok := build.Body.Attributes["environment_variables"].Expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		t.Fatal("build_config.environment_variables is not an object")
+	}
+	var ldflags []string
+	for _, item := range benv.Items {
+		k, kd := item.KeyExpr.Value(nil)
+		v, vd := item.ValueExpr.Value(nil)
+		if kd.HasErrors() || vd.HasErrors() {
+			t.Fatalf("build_config.environment_variables: %v %v", kd, vd)
+		}
+		if k.AsString() == "GOOGLE_GOLDFLAGS" {
+			ldflags = append(ldflags, v.AsString())
+		}
+	}
+	if want := []string{testkit.DeployedLDFlags}; !slices.Equal(ldflags, want) {
+		t.Errorf("build_config GOOGLE_GOLDFLAGS = %q, want %q (testkit.DeployedLDFlags, what fleetbench measures)", ldflags, want)
 	}
 	svc := block(fn, "service_config")
 	if got := svc.Body.Attributes["timeout_seconds"].Expr.(*hclsyntax.LiteralValueExpr).Val; !got.Equals(cty.NumberIntVal(540)).True() {

@@ -51,3 +51,8 @@ func ErrText(err error) string {
 	}
 	return strings.ReplaceAll(err.Error(), "\u00a0", " ")
 }
+
+// DeployedLDFlags are the -ldflags the Terraform in deploy/ has the Go
+// buildpack build the function with (GOOGLE_GOLDFLAGS): fleetbench
+// measures the binary built so, and a test holds deploy/ to it.
+const DeployedLDFlags = "-s -w"
