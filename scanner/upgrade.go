@@ -204,7 +204,7 @@ func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 // clears reports whether c, with comp at version v, has no version-decided
 // finding on comp.
 func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version, now time.Time) bool {
-	k := keyOf(cat, c, comp, v)
+	k := m.keyOf(cat, c, comp, v)
 	if r, ok := m.clear[k]; ok {
 		return r
 	}
@@ -219,9 +219,12 @@ func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog
 type memo struct {
 	clear map[memoKey]bool
 	block map[memoKey]string
+	facts map[string]string // the keys' facts, each string made once
 }
 
-func newMemo() memo { return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}} }
+func newMemo() memo {
+	return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}, facts: map[string]string{}}
+}
 
 // memoKey is what decides whether comp at version v has findings: the
 // version, and what the catalog's conditions read of the cluster and pool
@@ -248,7 +251,7 @@ const (
 	subjectPool                      // a node pool, with its image type
 )
 
-func keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) memoKey {
+func (m memo) keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) memoKey {
 	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
 	pool := -1
 	switch {
@@ -273,7 +276,14 @@ func keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) 
 	// Only the conditions of issues whose ranges hold v can change the
 	// answer at v: the key holds their facts alone, so clusters that differ
 	// elsewhere share it.
-	k.facts = cat.FactsKey(c.Facts, pool, v)
+	var b [48]byte
+	fk := cat.AppendFactsKey(b[:0], c.Facts, pool, v)
+	s, ok := m.facts[string(fk)]
+	if !ok {
+		s = string(fk)
+		m.facts[s] = s
+	}
+	k.facts = s
 	return k
 }
 
@@ -694,7 +704,7 @@ func (m memo) blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp compon
 	if vs := candidates(o, c, comp.kind, v, nil); len(vs) > 0 {
 		v = vs[len(vs)-1]
 	}
-	k := keyOf(cat, c, comp, v)
+	k := m.keyOf(cat, c, comp, v)
 	if b, ok := m.block[k]; ok {
 		return b
 	}

@@ -273,25 +273,27 @@ func (f *Facts) For(is *Issue, pool int) Fact {
 // issues whose affected ranges hold v, as a string: what a memo of
 // decisions at v keys on.
 func (c *Catalog) FactsKey(f *Facts, pool int, v Version) string {
-	if f == nil {
-		return ""
-	}
 	var b [48]byte
-	key := b[:0]
+	return string(c.AppendFactsKey(b[:0], f, pool, v))
+}
+
+// AppendFactsKey appends FactsKey's key to b: with b on the caller's
+// stack, a lookup by string(key) allocates nothing.
+func (c *Catalog) AppendFactsKey(b []byte, f *Facts, pool int, v Version) []byte {
+	if f == nil {
+		return b
+	}
 	for _, is := range c.celIssues {
 		if !is.Covers(v) {
 			continue
 		}
 		x := f.For(is, pool)
-		key = append(key, byte(is.cel.index), '0'+byte(x.State))
+		b = append(b, byte(is.cel.index), '0'+byte(x.State))
 		if is.cel.pool {
-			key = append(key, 'p')
+			b = append(b, 'p')
 		}
 	}
-	if len(key) == 0 {
-		return ""
-	}
-	return string(key)
+	return b
 }
 
 // hasCEL reports whether any issue states a conditions.cel.
