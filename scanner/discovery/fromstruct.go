@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -69,7 +70,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v *struct
 				list.Append(el)
 				continue
 			}
-			x, ok, err := scalar(fd, e)
+			x, ok, err := scalar(fd, scalarOf(e))
 			if err != nil {
 				return err
 			}
@@ -98,7 +99,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v *struct
 				mp.Set(key, el)
 				continue
 			}
-			x, ok, err := scalar(val, e)
+			x, ok, err := scalar(val, scalarOf(e))
 			if err != nil {
 				return err
 			}
@@ -110,7 +111,7 @@ func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v *struct
 	case fd.Message() != nil:
 		return setMessage(m.Mutable(fd).Message(), v)
 	}
-	x, ok, err := scalar(fd, v)
+	x, ok, err := scalar(fd, scalarOf(v))
 	if err != nil || !ok {
 		return err
 	}
@@ -138,28 +139,65 @@ func setMessage(m protoreflect.Message, v *structpb.Value) error {
 	return fromStruct(sv, m)
 }
 
+// jsonScalar is a JSON value that is not an object or an array, from a
+// Struct's Value or from its wire form.
+type jsonScalar struct {
+	kind    jsonKind
+	num     float64
+	str     string
+	view    bool // str aliases a buffer that will be reused: copy what is kept
+	boolean bool
+}
+
+type jsonKind uint8
+
+const (
+	jsonOther jsonKind = iota // an object, an array or no value
+	jsonNull
+	jsonNumber
+	jsonString
+	jsonBool
+)
+
+func scalarOf(v *structpb.Value) jsonScalar {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_NullValue:
+		return jsonScalar{kind: jsonNull}
+	case *structpb.Value_NumberValue:
+		return jsonScalar{kind: jsonNumber, num: k.NumberValue}
+	case *structpb.Value_StringValue:
+		return jsonScalar{kind: jsonString, str: k.StringValue}
+	case *structpb.Value_BoolValue:
+		return jsonScalar{kind: jsonBool, boolean: k.BoolValue}
+	}
+	return jsonScalar{}
+}
+
 // scalar converts v to fd's kind; ok is false for an enum name this
 // client does not know (dropped, as protojson's DiscardUnknown does).
-func scalar(fd protoreflect.FieldDescriptor, v *structpb.Value) (protoreflect.Value, bool, error) {
+func scalar(fd protoreflect.FieldDescriptor, v jsonScalar) (protoreflect.Value, bool, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
-		if b, ok := v.GetKind().(*structpb.Value_BoolValue); ok {
-			return protoreflect.ValueOfBool(b.BoolValue), true, nil
+		if v.kind == jsonBool {
+			return protoreflect.ValueOfBool(v.boolean), true, nil
 		}
 	case protoreflect.StringKind:
-		if s, ok := v.GetKind().(*structpb.Value_StringValue); ok {
-			return protoreflect.ValueOfString(s.StringValue), true, nil
+		if v.kind == jsonString {
+			if v.view {
+				return protoreflect.ValueOfString(strings.Clone(v.str)), true, nil
+			}
+			return protoreflect.ValueOfString(v.str), true, nil
 		}
 	case protoreflect.EnumKind:
-		switch k := v.GetKind().(type) {
-		case *structpb.Value_StringValue:
-			ev := fd.Enum().Values().ByName(protoreflect.Name(k.StringValue))
+		switch v.kind {
+		case jsonString:
+			ev := fd.Enum().Values().ByName(protoreflect.Name(v.str))
 			if ev == nil {
 				return protoreflect.Value{}, false, nil
 			}
 			return protoreflect.ValueOfEnum(ev.Number()), true, nil
-		case *structpb.Value_NumberValue:
-			if n, ok := integer(k.NumberValue, math.MinInt32, math.MaxInt32); ok {
+		case jsonNumber:
+			if n, ok := integer(v.num, math.MinInt32, math.MaxInt32); ok {
 				return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), true, nil
 			}
 		}
@@ -176,15 +214,15 @@ func scalar(fd protoreflect.FieldDescriptor, v *structpb.Value) (protoreflect.Va
 			return protoreflect.ValueOfUint32(uint32(n)), true, nil
 		}
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
-		if n, ok := v.GetKind().(*structpb.Value_NumberValue); ok {
+		if v.kind == jsonNumber {
 			if fd.Kind() == protoreflect.FloatKind {
-				return protoreflect.ValueOfFloat32(float32(n.NumberValue)), true, nil
+				return protoreflect.ValueOfFloat32(float32(v.num)), true, nil
 			}
-			return protoreflect.ValueOfFloat64(n.NumberValue), true, nil
+			return protoreflect.ValueOfFloat64(v.num), true, nil
 		}
 	case protoreflect.BytesKind:
-		if s, ok := v.GetKind().(*structpb.Value_StringValue); ok {
-			if b, err := base64.StdEncoding.DecodeString(s.StringValue); err == nil {
+		if v.kind == jsonString {
+			if b, err := base64.StdEncoding.DecodeString(v.str); err == nil {
 				return protoreflect.ValueOfBytes(b), true, nil
 			}
 		}
@@ -196,18 +234,36 @@ func scalar(fd protoreflect.FieldDescriptor, v *structpb.Value) (protoreflect.Va
 
 // number reads an integer within [lo, hi] from a JSON number or a decimal
 // string, as protojson does for every integer kind.
-func number(v *structpb.Value, lo, hi float64) (float64, bool) {
-	switch k := v.GetKind().(type) {
-	case *structpb.Value_NumberValue:
-		return integer(k.NumberValue, lo, hi)
-	case *structpb.Value_StringValue:
-		n, err := strconv.ParseInt(k.StringValue, 10, 64)
+func number(v jsonScalar, lo, hi float64) (float64, bool) {
+	switch v.kind {
+	case jsonNumber:
+		return integer(v.num, lo, hi)
+	case jsonString:
+		if !jsonInteger(v.str) {
+			return 0, false // "00", "+1", " 1", "1e3": protojson's own reading
+		}
+		n, err := strconv.ParseInt(v.str, 10, 64)
 		if err != nil {
 			return 0, false
 		}
 		return integer(float64(n), lo, hi)
 	}
 	return 0, false
+}
+
+// jsonInteger reports whether s is an integer in JSON's grammar,
+// -?(0|[1-9][0-9]*), the only quoted integers read here.
+func jsonInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || s[0] == '0' && len(s) > 1 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // integer is f when it is a whole number in [lo, hi]. A float64 holds

@@ -111,34 +111,37 @@ func TestFromStructMatchesProtojson(t *testing.T) {
 			t.Errorf("cluster %s: the asset's Object is not its decoded message", want.Name)
 		}
 	}
-	for _, raw := range []string{
-		`{"name":"c","initialNodeCount":3,"nodePools":[{"name":"p","initialNodeCount":"2","maxPodsConstraint":{"maxPodsPerNode":"110"}}]}`,
-		`{"name":"c","node_pools":[{"name":"p"}],"current_master_version":"1.30.1-gke.1"}`, // proto names
-		`{"name":"c","nodePools":[{"name":"p"}],"node_pools":[{"name":"q"}]}`,              // both names: protojson refuses
-		`{"name":"c","status":"NO_SUCH_STATUS","networkConfig":{"datapathProvider":"ADVANCED_DATAPATH"}}`,
-		`{"name":"c","status":2,"releaseChannel":{"channel":"EXTENDED"}}`,
-		`{"name":"c","status":2.5}`,
-		`{"name":"c","initialNodeCount":1.5}`,
-		`{"name":"c","initialNodeCount":"x"}`,
-		`{"name":"c","initialNodeCount":1e3}`,
-		`{"name":"c","initialNodeCount":4294967296}`,
-		`{"name":"c","autopilot":{"enabled":"true"}}`,
-		`{"name":"c","autopilot":null,"nodePools":null,"resourceLabels":null}`,
-		`{"name":"c","resourceLabels":{"team":"a","env":"prod"}}`,
-		`{"name":"c","resourceLabels":{"team":1}}`,
-		`{"name":"c","nodePools":[null]}`,
-		`{"name":"c","nodePools":{"name":"p"}}`,
-		`{"name":"c","locations":["us-central1-a",null]}`,
-		`{"name":"c","nodePools":[{"name":"p","config":{"linuxNodeConfig":{"sysctls":{"net.core.somaxconn":"4096"}},"kubeletConfig":{"cpuCfsQuota":true}}}]}`,
-		`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"3600s"}}]}`,
-		`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"an hour"}}]}`,
-		`{"name":"c","nodePools":[{"name":"p","config":{"accelerators":[{"acceleratorCount":"1","acceleratorType":"nvidia-l4"}]}}]}`,
-		`{"name":"c","masterAuth":{"clusterCaCertificate":"LS0t"},"unknownField":{"deep":[1,2]}}`,
-		`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"strategy":"BLUE_GREEN","blueGreenSettings":{"nodePoolSoakDuration":"60s","standardRolloutPolicy":{"batchPercentage":0.5}}}}]}`,
-		`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":0.5,"batchNodeCount":2}}}}]}`, // two oneof members
-	} {
+	for _, raw := range fromStructEdges {
 		checkFromStruct(t, []byte(raw))
 	}
+}
+
+// fromStructEdges are cluster objects at each of protojson's edges.
+var fromStructEdges = []string{
+	`{"name":"c","initialNodeCount":3,"nodePools":[{"name":"p","initialNodeCount":"2","maxPodsConstraint":{"maxPodsPerNode":"110"}}]}`,
+	`{"name":"c","node_pools":[{"name":"p"}],"current_master_version":"1.30.1-gke.1"}`, // proto names
+	`{"name":"c","nodePools":[{"name":"p"}],"node_pools":[{"name":"q"}]}`,              // both names: protojson refuses
+	`{"name":"c","status":"NO_SUCH_STATUS","networkConfig":{"datapathProvider":"ADVANCED_DATAPATH"}}`,
+	`{"name":"c","status":2,"releaseChannel":{"channel":"EXTENDED"}}`,
+	`{"name":"c","status":2.5}`,
+	`{"name":"c","initialNodeCount":1.5}`,
+	`{"name":"c","initialNodeCount":"x"}`,
+	`{"name":"c","initialNodeCount":1e3}`,
+	`{"name":"c","initialNodeCount":4294967296}`,
+	`{"name":"c","autopilot":{"enabled":"true"}}`,
+	`{"name":"c","autopilot":null,"nodePools":null,"resourceLabels":null}`,
+	`{"name":"c","resourceLabels":{"team":"a","env":"prod"}}`,
+	`{"name":"c","resourceLabels":{"team":1}}`,
+	`{"name":"c","nodePools":[null]}`,
+	`{"name":"c","nodePools":{"name":"p"}}`,
+	`{"name":"c","locations":["us-central1-a",null]}`,
+	`{"name":"c","nodePools":[{"name":"p","config":{"linuxNodeConfig":{"sysctls":{"net.core.somaxconn":"4096"}},"kubeletConfig":{"cpuCfsQuota":true}}}]}`,
+	`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"3600s"}}]}`,
+	`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"an hour"}}]}`,
+	`{"name":"c","nodePools":[{"name":"p","config":{"accelerators":[{"acceleratorCount":"1","acceleratorType":"nvidia-l4"}]}}]}`,
+	`{"name":"c","masterAuth":{"clusterCaCertificate":"LS0t"},"unknownField":{"deep":[1,2]}}`,
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"strategy":"BLUE_GREEN","blueGreenSettings":{"nodePoolSoakDuration":"60s","standardRolloutPolicy":{"batchPercentage":0.5}}}}]}`,
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":0.5,"batchNodeCount":2}}}}]}`, // two oneof members
 }
 
 // FuzzFromStruct: for any JSON object, fromStruct either leaves it to

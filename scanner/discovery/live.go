@@ -16,6 +16,7 @@ import (
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -69,7 +70,8 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan assetPage)
-	go a.fetch(ctx, req, size, pages)
+	codec := newAssetCodec()
+	go a.fetch(ctx, req, size, pages, codec)
 	for pg := range pages {
 		if pg.err != nil {
 			if ctx.Err() != nil {
@@ -79,7 +81,8 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 		}
 		for i, as := range pg.assets {
 			pg.assets[i] = nil
-			c, err := clusterFromAsset(as)
+			w, _ := codec.take(as)
+			c, err := clusterFromAsset(as, w.pc, w.datapath)
 			if err != nil {
 				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
 				if c.ProjectID == "" {
@@ -108,12 +111,14 @@ type assetPage struct {
 
 // fetch sends the list's pages in order and closes pages after the last
 // one, or after the first error (sent as the last page), or when ctx ends.
-func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsRequest, size int, pages chan<- assetPage) {
+// The pages' cluster data is decoded by codec (assetCodec).
+func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsRequest, size int, pages chan<- assetPage, codec *assetCodec) {
 	defer close(pages)
+	opts := a.Policy.CallOptions(grpc.ForceCodecV2(codec))
 	for token := ""; ; {
 		var pg assetPage
 		pctx, cancel := a.Policy.WithTimeout(ctx)
-		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&pg.assets)
+		next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, opts...), size, token).NextPage(&pg.assets)
 		cancel()
 		pg.err = err
 		select {
@@ -134,13 +139,18 @@ var assetName = regexp.MustCompile(`^//container\.googleapis\.com/(?:v1/)?projec
 
 // clusterFromAsset reads resource.data, the Cluster in REST JSON, with the
 // same parser as a file. The project ID comes from the asset name:
-// resource.parent names the project by number.
-func clusterFromAsset(as *assetpb.Asset) (scanner.Cluster, error) {
+// resource.parent names the project by number. decoded is resource.data
+// as assetCodec read it from the wire (nil: as.Resource.Data holds it),
+// and datapath its datapathProvider when the enum did not take it.
+func clusterFromAsset(as *assetpb.Asset, decoded *containerpb.Cluster, datapath string) (scanner.Cluster, error) {
 	m := assetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return scanner.Cluster{}, fmt.Errorf("asset name %q is not a GKE cluster name", as.GetName())
 	}
 	c := scanner.Cluster{ProjectID: m[1]}
+	if decoded != nil {
+		return reduceDecoded(decoded, datapath, m[1])
+	}
 	data := as.GetResource().GetData()
 	if data == nil {
 		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
@@ -161,14 +171,18 @@ func clusterFromAsset(as *assetpb.Asset) (scanner.Cluster, error) {
 // reduceStruct is reduce for a cluster decoded from a Struct: an enum name
 // for datapathProvider that this client does not know is kept.
 func reduceStruct(pc *containerpb.Cluster, data *structpb.Struct, projectID string) (scanner.Cluster, error) {
+	return reduceDecoded(pc, data.GetFields()["networkConfig"].GetStructValue().GetFields()["datapathProvider"].GetStringValue(), projectID)
+}
+
+// reduceDecoded is reduce for a cluster decoded from resource.data, whose
+// networkConfig.datapathProvider was sent as datapath.
+func reduceDecoded(pc *containerpb.Cluster, datapath, projectID string) (scanner.Cluster, error) {
 	c, err := FromProto(pc, projectID)
 	if err != nil {
 		return scanner.Cluster{}, err
 	}
-	if c.Datapath == "" {
-		if s := data.GetFields()["networkConfig"].GetStructValue().GetFields()["datapathProvider"].GetStringValue(); s != "" && s != "DATAPATH_PROVIDER_UNSPECIFIED" {
-			c.Datapath = s
-		}
+	if c.Datapath == "" && datapath != "" && datapath != "DATAPATH_PROVIDER_UNSPECIFIED" {
+		c.Datapath = datapath
 	}
 	return c, nil
 }

@@ -214,10 +214,16 @@ type Policy struct {
 var DefaultPolicy = Policy{Timeout: 60 * time.Second, Initial: 500 * time.Millisecond, Max: 30 * time.Second, Attempts: 8}
 
 // CallOptions returns gax options that retry transient errors with capped
-// exponential backoff and full jitter.
-func (p Policy) CallOptions() []gax.CallOption {
+// exponential backoff and full jitter. grpcOpts are gRPC options for the
+// call: gax keeps only the last gax.WithGRPCOptions, so they are given
+// here, not beside.
+func (p Policy) CallOptions(grpcOpts ...grpc.CallOption) []gax.CallOption {
 	if p.OnRetry == nil {
-		return []gax.CallOption{gax.WithRetry(func() gax.Retryer { return p.retryer(Transient) })}
+		opts := []gax.CallOption{gax.WithRetry(func() gax.Retryer { return p.retryer(Transient) })}
+		if len(grpcOpts) > 0 {
+			opts = append(opts, gax.WithGRPCOptions(grpcOpts...))
+		}
+		return opts
 	}
 	// The call's method comes from Watch's interceptor, which finds name
 	// among the call's gRPC options.
@@ -228,7 +234,7 @@ func (p Policy) CallOptions() []gax.CallOption {
 			r.name = name
 			return r
 		}),
-		gax.WithGRPCOptions(name),
+		gax.WithGRPCOptions(append([]grpc.CallOption{name}, grpcOpts...)...),
 	}
 }
 
