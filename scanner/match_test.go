@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/test/testkit"
 )
 
@@ -329,5 +331,43 @@ func TestSortLarge(t *testing.T) {
 		if !slices.Equal(s, want) {
 			t.Fatalf("n=%d: sortLarge gave %v, want %v", n, s, want)
 		}
+	}
+}
+
+// TestInterner: clusters with equal condition outcomes share one Facts,
+// and only those; equal strings are shared.
+func TestInterner(t *testing.T) {
+	in := interner{strings: map[string]string{}, facts: map[string]*catalog.Facts{}}
+	facts := func(why string, pools ...catalog.FactState) *catalog.Facts {
+		f := &catalog.Facts{Cluster: []catalog.Fact{{State: catalog.FactTrue}, {State: catalog.FactUndecided, Why: why}}}
+		for _, p := range pools {
+			f.Pools = append(f.Pools, []catalog.Fact{{State: p}})
+		}
+		return f
+	}
+	cs := []Cluster{
+		{Location: "us-central1", MasterVersion: strings.Clone("1.31.1-gke.1"), Facts: facts("lacks x", catalog.FactTrue)},
+		{Location: "us-central1", MasterVersion: strings.Clone("1.31.1-gke.1"), Facts: facts("lacks x", catalog.FactTrue)},
+		{Facts: facts("lacks x", catalog.FactFalse)},         // a pool differs
+		{Facts: facts("lacks y", catalog.FactTrue)},          // a reason differs
+		{Facts: facts("lacks x", catalog.FactTrue, 0)},       // one pool more
+		{Facts: facts("lacks", catalog.FactTrue)},            // a prefix of another's reason
+		{Facts: facts("lacks x", catalog.FactTrue), ID: "a"}, // the first's again
+	}
+	for i := range cs {
+		in.cluster(&cs[i])
+	}
+	if cs[1].Facts != cs[0].Facts || cs[6].Facts != cs[0].Facts {
+		t.Error("equal facts are not shared")
+	}
+	for i := 2; i < 6; i++ {
+		for j := range i {
+			if cs[i].Facts == cs[j].Facts {
+				t.Errorf("clusters %d and %d share facts that differ", i, j)
+			}
+		}
+	}
+	if unsafe.StringData(cs[0].MasterVersion) != unsafe.StringData(cs[1].MasterVersion) {
+		t.Error("equal versions are not shared")
 	}
 }

@@ -190,6 +190,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	seen := map[ClusterKey]bool{}
 	projects := map[string]bool{}
 	var eos []Finding // a cluster's end-of-support findings, reused
+	shared := interner{strings: map[string]string{}, facts: map[string]*catalog.Facts{}}
 	texts := supportTexts{}
 	found := func(c Cluster) {
 		if seen[c.Key()] {
@@ -204,6 +205,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 			c.Facts = opt.Catalog.Facts(c.Object)
 		}
 		c.Object = nil
+		shared.cluster(&c)
 		fs, skipped := Match(opt.Catalog, &c)
 		eos = appendEndOfSupport(eos[:0], opt.Catalog, &c, now, texts)
 		if skipped == nil {
@@ -458,6 +460,64 @@ func sortFindings(fs []Finding) {
 			strings.Compare(a.NodePool, b.NodePool),
 		)
 	})
+}
+
+// interner makes the clusters of a scan share their equal values: a
+// fleet's clusters repeat the same locations, versions, image types, pool
+// names and condition outcomes, and the scan keeps every cluster to its
+// end.
+type interner struct {
+	strings map[string]string
+	facts   map[string]*catalog.Facts
+	key     []byte
+}
+
+func (in *interner) string(s *string) {
+	if v, ok := in.strings[*s]; ok {
+		*s = v
+		return
+	}
+	if len(in.strings) < maxInterned {
+		in.strings[*s] = *s
+	}
+}
+
+// maxInterned bounds an interner's strings: values past it are kept as
+// they are.
+const maxInterned = 100_000
+
+// cluster makes c share the values of the clusters before it.
+func (in *interner) cluster(c *Cluster) {
+	for _, s := range []*string{&c.Location, &c.Status, &c.MasterVersion, &c.NodeVersion, &c.InitialVersion, &c.ReleaseChannel, &c.Datapath} {
+		in.string(s)
+	}
+	for i := range c.NodePools {
+		p := &c.NodePools[i]
+		in.string(&p.Name)
+		in.string(&p.Version)
+		in.string(&p.ImageType)
+	}
+	if c.Facts == nil {
+		return
+	}
+	k := appendFacts(in.key[:0], c.Facts.Cluster)
+	for _, pf := range c.Facts.Pools {
+		k = appendFacts(append(k, '|'), pf)
+	}
+	in.key = k
+	if f, ok := in.facts[string(k)]; ok {
+		c.Facts = f
+	} else if len(in.facts) < maxInterned {
+		in.facts[string(k)] = c.Facts
+	}
+}
+
+// appendFacts appends an encoding of fs to b: equal encodings, equal facts.
+func appendFacts(b []byte, fs []catalog.Fact) []byte {
+	for _, f := range fs {
+		b = append(append(strconv.AppendInt(append(b, byte(f.State)), int64(len(f.Why)), 10), ':'), f.Why...)
+	}
+	return b
 }
 
 // sortLarge sorts s, whose elements are large structs, by compare of two
