@@ -122,3 +122,13 @@ func BenchmarkScanUpgradePlan(b *testing.B) {
 type fleetSource []scanner.Cluster
 
 func fleet2(s fleetSource) fleet { return fleet(s) }
+
+// BenchmarkFindingKey is the cost of one finding's key (a SHA-256 of its
+// identity, a contract: alert state and the views key on it), a floor of
+// BenchmarkMatch's cost per finding.
+func BenchmarkFindingKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		scanner.FindingKey("fleet-proj-00001", "europe-west4-b", "cluster-00005", "default-pool", "DPV2-NETPOL-CONNTRACK-SELF")
+	}
+}

@@ -142,6 +142,9 @@ func goBench(path string, stdout io.Writer) error {
 		case name == "BenchmarkMatch/fleet=unaffected":
 			bench = "match_unaffected"
 			fig["clusters_per_s"], fig["allocs_per_cluster"] = round(m["clusters/s"]), m["allocs/cluster"]
+		case name == "BenchmarkFindingKey":
+			bench = "finding_key" // a floor of match's cost per finding
+			fig["ns_per_key"] = m["ns/op"]
 		case name == "BenchmarkFacts":
 			bench = "facts"
 			fig["clusters_per_s"] = round(m["clusters/s"])
