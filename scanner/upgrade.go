@@ -361,8 +361,8 @@ func candidates(o *offered, c *Cluster, kind catalog.Component, from catalog.Ver
 
 // plan is one cluster's upgrade.
 type plan struct {
-	checked bool                 // chosen among offered versions: the targets clear what they say
-	targets map[component]string // "" when no offered version clears it
+	checked bool    // chosen among offered versions: the targets clear what they say
+	targets targets // "" when no offered version clears it
 	reason  string
 	steps   []string
 }
@@ -552,11 +552,39 @@ func codeOf(err error) string {
 	return "UNAVAILABLE"
 }
 
+// targets are a plan's version per component: a cluster has a few
+// components, and a scan keeps every cluster's plan until all are made.
+type targets []componentTarget
+
+type componentTarget struct {
+	component
+	version string
+}
+
+func (ts targets) get(c component) (string, bool) {
+	for _, t := range ts {
+		if t.component == c {
+			return t.version, true
+		}
+	}
+	return "", false
+}
+
+func (ts *targets) set(c component, v string) {
+	for i := range *ts {
+		if (*ts)[i].component == c {
+			(*ts)[i].version = v
+			return
+		}
+	}
+	*ts = append(*ts, componentTarget{c, v})
+}
+
 // fixedInPlan targets, per component, the highest version its findings'
 // issues document as their fix: fixed_in, or the first fix on a later
 // minor when the finding's minor has none.
 func fixedInPlan(cat *catalog.Catalog, fs []Finding, idx []int) plan {
-	p := plan{targets: map[component]string{}}
+	var p plan
 	for _, i := range idx {
 		f := &fs[i]
 		fix := f.FixedIn
@@ -566,8 +594,8 @@ func fixedInPlan(cat *catalog.Catalog, fs []Finding, idx []int) plan {
 			}
 		}
 		comp := componentOf(f)
-		if cur, ok := p.targets[comp]; !ok || higher(fix, cur) {
-			p.targets[comp] = fix
+		if cur, ok := p.targets.get(comp); !ok || higher(fix, cur) {
+			p.targets.set(comp, fix)
 		}
 	}
 	return p
@@ -588,7 +616,7 @@ func higher(a, b string) bool {
 
 // offeredPlan chooses the targets among the offered versions.
 func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx []int, now time.Time, m memo) plan {
-	p := plan{checked: true, targets: map[component]string{}}
+	p := plan{checked: true}
 	comps := map[component]bool{}
 	for _, i := range idx {
 		comps[componentOf(&fs[i])] = true
@@ -659,16 +687,16 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 		}
 	}
 	if cpOK && comps[cp] || cpOK && cpTarget.Compare(master) != 0 {
-		p.targets[cp] = cpTarget.String()
+		p.targets.set(cp, cpTarget.String())
 	} else if comps[cp] {
-		p.targets[cp] = ""
+		p.targets.set(cp, "")
 		unclear = append(unclear, cmp.Or(m.blocking(cat, c, o, cp, now), "every finding")+" on the control plane")
 	}
 	for _, comp := range pools {
 		if v, ok := poolTarget[comp]; ok {
-			p.targets[comp] = v.String()
+			p.targets.set(comp, v.String())
 		} else {
-			p.targets[comp] = ""
+			p.targets.set(comp, "")
 			if b := m.blocking(cat, c, o, comp, now); b != "" {
 				unclear = append(unclear, b+" on "+poolName(comp))
 			} else {
@@ -842,7 +870,7 @@ func (res *Result) applyPlan(rec *ClusterRecord, p plan, idx []int) {
 	cleared := 0
 	for _, i := range idx {
 		f := &res.Findings[i]
-		t := p.targets[componentOf(f)]
+		t, _ := p.targets.get(componentOf(f))
 		if f.IssueID == endOfSupportID && !p.checked {
 			t = "" // a fix version says nothing of a minor's support
 		}
@@ -857,9 +885,9 @@ func (res *Result) applyPlan(rec *ClusterRecord, p plan, idx []int) {
 	rec.UpgradeClears = int64(cleared)
 	rec.UpgradeReason = p.reason
 	rec.UpgradeSteps = nonNilSteps(p.steps)
-	rec.UpgradeControlPlaneTo = p.targets[component{catalog.ControlPlane, ""}]
+	rec.UpgradeControlPlaneTo, _ = p.targets.get(component{catalog.ControlPlane, ""})
 	for j := range rec.NodePools {
-		rec.NodePools[j].UpgradeTo = p.targets[component{catalog.NodePool, rec.NodePools[j].Name}]
+		rec.NodePools[j].UpgradeTo, _ = p.targets.get(component{catalog.NodePool, rec.NodePools[j].Name})
 	}
 }
 
