@@ -18,7 +18,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
@@ -156,10 +156,10 @@ func clusterFromAsset(as *assetpb.Asset, decoded *containerpb.Cluster, datapath 
 		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
 	}
 	var pc containerpb.Cluster
-	if err := fromStruct(data, pc.ProtoReflect()); err == nil {
-		return reduceStruct(&pc, data, m[1])
+	if b, err := proto.Marshal(data); err == nil && fromWire(b, pc.ProtoReflect()) == nil {
+		return reduceDecoded(&pc, wireDatapath(b), m[1])
 	}
-	// A value fromStruct leaves to protojson: the round trip through JSON
+	// A value fromWire leaves to protojson: the round trip through JSON
 	// text decides it, and words its error as a file's.
 	raw, err := protojson.Marshal(data)
 	if err != nil {
@@ -168,14 +168,9 @@ func clusterFromAsset(as *assetpb.Asset, decoded *containerpb.Cluster, datapath 
 	return ParseCluster(raw, m[1])
 }
 
-// reduceStruct is reduce for a cluster decoded from a Struct: an enum name
-// for datapathProvider that this client does not know is kept.
-func reduceStruct(pc *containerpb.Cluster, data *structpb.Struct, projectID string) (scanner.Cluster, error) {
-	return reduceDecoded(pc, data.GetFields()["networkConfig"].GetStructValue().GetFields()["datapathProvider"].GetStringValue(), projectID)
-}
-
 // reduceDecoded is reduce for a cluster decoded from resource.data, whose
-// networkConfig.datapathProvider was sent as datapath.
+// networkConfig.datapathProvider was sent as datapath: an enum name this
+// client does not know is kept.
 func reduceDecoded(pc *containerpb.Cluster, datapath, projectID string) (scanner.Cluster, error) {
 	c, err := FromProto(pc, projectID)
 	if err != nil {

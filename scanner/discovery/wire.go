@@ -24,7 +24,7 @@ import (
 // 1,000 clusters is never a tree of Struct values first: that tree is
 // about 15 MB of small objects, made to be read once. The rest of each
 // asset, other messages, and data fromWire leaves (errSlowPath) take the
-// proto codec and the Struct path, as without it.
+// proto codec, and such data reaches clusterFromAsset as the Struct.
 type assetCodec struct {
 	proto encoding.CodecV2
 	mu    sync.Mutex
@@ -37,8 +37,8 @@ type assetCodec struct {
 type wireCluster struct {
 	pc *containerpb.Cluster
 	// datapath is networkConfig.datapathProvider as sent, when the enum
-	// did not take it (a name this client does not know): reduceStruct's
-	// fallback.
+	// did not take it (a name this client does not know): reduceDecoded
+	// keeps it.
 	datapath string
 }
 
@@ -81,22 +81,16 @@ func (c *assetCodec) take(as *assetpb.Asset) (wireCluster, bool) {
 func (c *assetCodec) listAssets(b []byte, resp *assetpb.ListAssetsResponse) error {
 	var rest []byte
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		f, next, ok := nextField(b)
+		if !ok {
 			return errSlowPath
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return errSlowPath
-		}
-		field := b[:n+m]
-		b = b[n+m:]
-		if num != 2 || typ != protowire.BytesType { // assets
-			rest = append(rest, field...)
+		b = next
+		if !f.is(2, protowire.BytesType) { // assets
+			rest = append(rest, f.raw...)
 			continue
 		}
-		raw, _ := protowire.ConsumeBytes(field[n:])
-		as, err := c.asset(raw)
+		as, err := c.asset(f.val)
 		if err != nil {
 			return err
 		}
@@ -121,45 +115,34 @@ func (c *assetCodec) asset(raw []byte) (*assetpb.Asset, error) {
 		assetType            string
 	)
 	for b := raw; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		f, next, ok := nextField(b)
+		if !ok {
 			return nil, errSlowPath
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, errSlowPath
-		}
-		field := b[:n+m]
-		b = b[n+m:]
+		b = next
 		switch {
-		case num == 2 && typ == protowire.BytesType: // asset_type
-			v, _ := protowire.ConsumeBytes(field[n:])
-			assetType = string(v)
-			rest = append(rest, field...)
-		case num == 3 && typ == protowire.BytesType: // resource
+		case f.is(2, protowire.BytesType): // asset_type
+			assetType = string(f.val)
+			rest = append(rest, f.raw...)
+		case f.is(3, protowire.BytesType): // resource
 			resources++
-			v, _ := protowire.ConsumeBytes(field[n:])
 			var others []byte
-			for rb := v; len(rb) > 0; {
-				rnum, rtyp, rn := protowire.ConsumeTag(rb)
-				if rn < 0 {
+			for rb := f.val; len(rb) > 0; {
+				rf, rnext, ok := nextField(rb)
+				if !ok {
 					return nil, errSlowPath
 				}
-				rm := protowire.ConsumeFieldValue(rnum, rtyp, rb[rn:])
-				if rm < 0 {
-					return nil, errSlowPath
-				}
-				if rnum == 6 && rtyp == protowire.BytesType { // data
+				rb = rnext
+				if rf.is(6, protowire.BytesType) { // data
 					datas++
-					data, _ = protowire.ConsumeBytes(rb[rn : rn+rm])
+					data = rf.val
 				} else {
-					others = append(others, rb[:rn+rm]...)
+					others = append(others, rf.raw...)
 				}
-				rb = rb[rn+rm:]
 			}
 			resource = others
 		default:
-			rest = append(rest, field...)
+			rest = append(rest, f.raw...)
 		}
 	}
 	as := &assetpb.Asset{}
@@ -196,11 +179,15 @@ func (c *assetCodec) asset(raw []byte) (*assetpb.Asset, error) {
 	return as, nil
 }
 
-// fromWire is fromStruct on a Struct's wire form: the same fields set from
-// the same values, or errSlowPath wherever fromStruct would return it and
-// wherever the wire form is one fromStruct never sees (a key sent twice, a
-// value of two kinds, bytes proto would refuse), so that the caller takes
-// the Struct path.
+// fromWire fills m from b, the wire form of a Struct (Cloud Asset
+// Inventory's resource.data), with protojson's semantics and
+// DiscardUnknown, without the Struct or JSON text between: keys are JSON
+// or proto field names, unknown keys and enum names are dropped, null
+// leaves a field unset, 64-bit integers may be strings. A well-known
+// type's value (a Duration, a wrapper) is decoded by protojson on its own.
+// Anything else that protojson would refuse, and wire forms no JSON text
+// gives (a key sent twice, a value of two kinds), return errSlowPath, so
+// that the caller takes the round trip and its words.
 func fromWire(b []byte, m protoreflect.Message) error {
 	fields := m.Descriptor().Fields()
 	var seen [4]uint64 // field numbers below 256 already set: a key sent twice
@@ -254,49 +241,68 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // structEntry reads one field of a Struct from b: for an entry of its
 // fields map, the key (not nil) and the value's bytes (nil when absent).
 func structEntry(b []byte) (key, val, rest []byte, err error) {
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
+	f, rest, ok := nextField(b)
+	switch {
+	case !ok:
 		return nil, nil, nil, errSlowPath
-	}
-	m := protowire.ConsumeFieldValue(num, typ, b[n:])
-	if m < 0 {
-		return nil, nil, nil, errSlowPath
-	}
-	rest = b[n+m:]
-	if num != 1 {
+	case f.num != 1:
 		return nil, nil, rest, nil // an unknown field: proto keeps it aside
-	}
-	if typ != protowire.BytesType {
+	case f.typ != protowire.BytesType:
 		return nil, nil, nil, errSlowPath
 	}
-	entry, _ := protowire.ConsumeBytes(b[n:])
 	key = []byte{} // an entry without a key has the key ""
-	for len(entry) > 0 {
-		enum, etyp, en := protowire.ConsumeTag(entry)
-		if en < 0 {
+	for entry := f.val; len(entry) > 0; {
+		e, next, ok := nextField(entry)
+		if !ok {
 			return nil, nil, nil, errSlowPath
 		}
-		em := protowire.ConsumeFieldValue(enum, etyp, entry[en:])
-		if em < 0 {
-			return nil, nil, nil, errSlowPath
-		}
+		entry = next
 		switch {
-		case enum == 1 && etyp == protowire.BytesType:
-			key, _ = protowire.ConsumeBytes(entry[en:])
-			if !utf8.Valid(key) {
+		case e.is(1, protowire.BytesType):
+			if key = e.val; !utf8.Valid(key) {
 				return nil, nil, nil, errSlowPath
 			}
-		case enum == 2 && etyp == protowire.BytesType:
+		case e.is(2, protowire.BytesType):
 			if val != nil {
 				return nil, nil, nil, errSlowPath // proto merges a value sent twice
 			}
-			val, _ = protowire.ConsumeBytes(entry[en:])
-		case enum == 1 || enum == 2:
+			val = e.val
+		case e.num == 1 || e.num == 2:
 			return nil, nil, nil, errSlowPath
 		}
-		entry = entry[en+em:]
 	}
 	return key, val, rest, nil
+}
+
+// wireField is one field of a message on the wire.
+type wireField struct {
+	num     protowire.Number
+	typ     protowire.Type
+	raw     []byte // the whole field, its tag included
+	payload []byte // the field without its tag
+	val     []byte // a length-delimited field's bytes
+}
+
+func (f wireField) is(num protowire.Number, typ protowire.Type) bool {
+	return f.num == num && f.typ == typ
+}
+
+// nextField splits the first field off b; ok is false when b does not
+// start with a well-formed field.
+func nextField(b []byte) (f wireField, rest []byte, ok bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return f, nil, false
+	}
+	m := protowire.ConsumeFieldValue(num, typ, b[n:])
+	if m < 0 {
+		return f, nil, false
+	}
+	f = wireField{num: num, typ: typ, raw: b[:n+m], payload: b[n : n+m]}
+	if typ == protowire.BytesType {
+		f.val, _ = protowire.ConsumeBytes(f.payload)
+	}
+	return f, b[n+m:], true
 }
 
 // wireValue is a google.protobuf.Value read from the wire.
@@ -308,67 +314,41 @@ type wireValue struct {
 }
 
 // wireValueOf reads a Value. A Value without a kind, or with a message
-// kind sent twice (which proto merges), is left to the Struct path.
+// kind sent twice (which proto merges), is left to the protojson path.
 func wireValueOf(raw []byte) (wireValue, error) {
 	v := wireValue{raw: raw}
 	messages := 0
 	for b := raw; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		f, next, ok := nextField(b)
+		if !ok {
 			return v, errSlowPath
 		}
-		b = b[n:]
+		b = next
 		switch {
-		case num == 1 && typ == protowire.VarintType: // null_value
-			_, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return v, errSlowPath
-			}
+		case f.is(1, protowire.VarintType): // null_value
 			v = wireValue{jsonScalar: jsonScalar{kind: jsonNull}, raw: raw}
-			b = b[m:]
-		case num == 2 && typ == protowire.Fixed64Type: // number_value
-			x, m := protowire.ConsumeFixed64(b)
-			if m < 0 {
-				return v, errSlowPath
-			}
+		case f.is(2, protowire.Fixed64Type): // number_value
+			x, _ := protowire.ConsumeFixed64(f.payload)
 			v = wireValue{jsonScalar: jsonScalar{kind: jsonNumber, num: math.Float64frombits(x)}, raw: raw}
-			b = b[m:]
-		case num == 3 && typ == protowire.BytesType: // string_value
-			s, m := protowire.ConsumeBytes(b)
-			if m < 0 || !utf8.Valid(s) {
+		case f.is(3, protowire.BytesType): // string_value
+			if !utf8.Valid(f.val) {
 				return v, errSlowPath
 			}
-			v = wireValue{jsonScalar: jsonScalar{kind: jsonString, str: view(s), view: true}, raw: raw}
-			b = b[m:]
-		case num == 4 && typ == protowire.VarintType: // bool_value
-			x, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return v, errSlowPath
-			}
+			v = wireValue{jsonScalar: jsonScalar{kind: jsonString, str: view(f.val), view: true}, raw: raw}
+		case f.is(4, protowire.VarintType): // bool_value
+			x, _ := protowire.ConsumeVarint(f.payload)
 			v = wireValue{jsonScalar: jsonScalar{kind: jsonBool, boolean: x != 0}, raw: raw}
-			b = b[m:]
-		case (num == 5 || num == 6) && typ == protowire.BytesType: // struct_value, list_value
-			s, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return v, errSlowPath
-			}
+		case f.is(5, protowire.BytesType) || f.is(6, protowire.BytesType): // struct_value, list_value
 			if messages++; messages > 1 {
 				return v, errSlowPath
 			}
-			v = wireValue{object: num == 5, list: num == 6, b: s, raw: raw}
-			b = b[m:]
-		case num >= 1 && num <= 6:
+			v = wireValue{object: f.num == 5, list: f.num == 6, b: f.val, raw: raw}
+		case f.num >= 1 && f.num <= 6:
 			return v, errSlowPath // a known field in another wire type
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, b)
-			if m < 0 {
-				return v, errSlowPath
-			}
-			b = b[m:]
 		}
 	}
 	if v.kind == jsonOther && !v.object && !v.list {
-		return v, errSlowPath // no kind: fromStruct refuses it wherever it is
+		return v, errSlowPath // no kind: refused wherever it is
 	}
 	return v, nil
 }
@@ -402,33 +382,27 @@ func checkValue(raw []byte) error {
 // listValues calls f for each value of a ListValue's bytes.
 func listValues(b []byte, f func(wireValue) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return errSlowPath
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return errSlowPath
-		}
+		lf, next, ok := nextField(b)
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			raw, _ := protowire.ConsumeBytes(b[n:])
-			v, err := wireValueOf(raw)
+		case !ok:
+			return errSlowPath
+		case lf.is(1, protowire.BytesType):
+			v, err := wireValueOf(lf.val)
 			if err != nil {
 				return err
 			}
 			if err := f(v); err != nil {
 				return err
 			}
-		case num == 1:
+		case lf.num == 1:
 			return errSlowPath
 		}
-		b = b[n+m:]
+		b = next
 	}
 	return nil
 }
 
-// setWireField is setField for a value read from the wire.
+// setWireField sets fd of m from v.
 func setWireField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v wireValue) error {
 	switch {
 	case fd.IsList():
@@ -507,15 +481,15 @@ func setWireField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v wir
 	return nil
 }
 
-// setWireMessage is setMessage for a value read from the wire: a
-// well-known type goes through its Value, as fromStruct does.
+// setWireMessage decodes v into m: an object of its fields, or, for a
+// well-known type, its Value with protojson.
 func setWireMessage(m protoreflect.Message, v wireValue) error {
 	if m.Descriptor().FullName().Parent() == "google.protobuf" {
 		var sv structpb.Value
 		if err := proto.Unmarshal(v.raw, &sv); err != nil {
 			return errSlowPath
 		}
-		return setMessage(m, &sv)
+		return setWellKnown(m, &sv)
 	}
 	if !v.object {
 		return errSlowPath
@@ -524,7 +498,7 @@ func setWireMessage(m protoreflect.Message, v wireValue) error {
 }
 
 // wireDatapath is networkConfig.datapathProvider of a Struct's wire form,
-// when it is a string: what reduceStruct reads of the Struct.
+// when it is a string: the enum name sent, which the enum may not know.
 func wireDatapath(b []byte) string {
 	network := lookup(b, "networkConfig")
 	if !network.object {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"testing"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -58,45 +57,36 @@ func asBytes(raws []json.RawMessage) [][]byte {
 	return out
 }
 
-// checkFromStruct decodes raw both ways: through a Struct with fromStruct,
-// and as JSON text with protojson. When fromStruct decodes it, protojson
-// must too, to the same message; when protojson refuses it, fromStruct must
-// leave it to protojson (errSlowPath), never accept it.
-func checkFromStruct(t *testing.T, raw []byte) {
+// checkFromJSON decodes the JSON object raw both ways: as a Struct's wire
+// form with fromWire, and as JSON text with protojson (checkWire).
+func checkFromJSON(t *testing.T, raw []byte) (fast bool) {
 	t.Helper()
 	var s structpb.Struct
 	if err := protojson.Unmarshal(raw, &s); err != nil {
-		return // not a JSON object: Cloud Asset Inventory never sends one
+		return false // not a JSON object: Cloud Asset Inventory never sends one
 	}
-	var fast, slow containerpb.Cluster
-	ferr := fromStruct(&s, fast.ProtoReflect())
-	serr := unmarshal.Unmarshal(raw, &slow)
-	switch {
-	case ferr != nil && !errors.Is(ferr, errSlowPath):
-		t.Fatalf("fromStruct returned %v, want nil or errSlowPath", ferr)
-	case ferr == nil && serr != nil:
-		t.Fatalf("fromStruct accepted %s, which protojson refuses: %v", raw, serr)
-	case ferr == nil && !proto.Equal(&fast, &slow):
-		t.Fatalf("fromStruct and protojson differ for %s:\n%s", raw, cmp.Diff(protojson.Format(&slow), protojson.Format(&fast)))
+	b, err := proto.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return checkWire(t, b)
 }
 
-// TestFromStructMatchesProtojson: every cluster of the bundled dumps, and
+// TestFromWireMatchesProtojson: every cluster of the bundled dumps, and
 // values at each of protojson's edges, decode to the same message both
 // ways; the dumps' clusters all take the fast path, and reduce to the same
 // scanner.Cluster as a file's.
-func TestFromStructMatchesProtojson(t *testing.T) {
+func TestFromWireMatchesProtojson(t *testing.T) {
 	for _, raw := range clusterObjects(t) {
-		checkFromStruct(t, raw)
-		var s structpb.Struct
-		if err := protojson.Unmarshal(raw, &s); err != nil {
+		if !checkFromJSON(t, raw) {
+			t.Fatalf("a real cluster took the slow path: %.200s", raw)
+		}
+		b := structWire(t, raw)
+		var pc containerpb.Cluster
+		if err := fromWire(b, pc.ProtoReflect()); err != nil {
 			t.Fatal(err)
 		}
-		var pc containerpb.Cluster
-		if err := fromStruct(&s, pc.ProtoReflect()); err != nil {
-			t.Fatalf("a real cluster took the slow path: %v", err)
-		}
-		got, err := reduceStruct(&pc, &s, "p")
+		got, err := reduceDecoded(&pc, wireDatapath(b), "p")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,13 +101,13 @@ func TestFromStructMatchesProtojson(t *testing.T) {
 			t.Errorf("cluster %s: the asset's Object is not its decoded message", want.Name)
 		}
 	}
-	for _, raw := range fromStructEdges {
-		checkFromStruct(t, []byte(raw))
+	for _, raw := range jsonEdges {
+		checkFromJSON(t, []byte(raw))
 	}
 }
 
-// fromStructEdges are cluster objects at each of protojson's edges.
-var fromStructEdges = []string{
+// jsonEdges are cluster objects at each of protojson's edges.
+var jsonEdges = []string{
 	`{"name":"c","initialNodeCount":3,"nodePools":[{"name":"p","initialNodeCount":"2","maxPodsConstraint":{"maxPodsPerNode":"110"}}]}`,
 	`{"name":"c","node_pools":[{"name":"p"}],"current_master_version":"1.30.1-gke.1"}`, // proto names
 	`{"name":"c","nodePools":[{"name":"p"}],"node_pools":[{"name":"q"}]}`,              // both names: protojson refuses
@@ -144,12 +134,12 @@ var fromStructEdges = []string{
 	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":0.5,"batchNodeCount":2}}}}]}`, // two oneof members
 }
 
-// FuzzFromStruct: for any JSON object, fromStruct either leaves it to
+// FuzzFromJSON: for any JSON object, fromWire either leaves its Struct to
 // protojson or decodes it exactly as protojson does.
-func FuzzFromStruct(f *testing.F) {
+func FuzzFromJSON(f *testing.F) {
 	for _, raw := range clusterObjects(f) {
 		f.Add(raw)
 	}
 	f.Add([]byte(`{"name":"c","nodePools":[{"name":"p","config":{"maxRunDuration":"3600s"}}],"initialNodeCount":"2"}`))
-	f.Fuzz(func(t *testing.T, raw []byte) { checkFromStruct(t, raw) })
+	f.Fuzz(func(t *testing.T, raw []byte) { checkFromJSON(t, raw) })
 }

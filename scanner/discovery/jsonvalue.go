@@ -12,135 +12,31 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// errSlowPath says fromStruct met a value it does not decode itself; the
+// errSlowPath says fromWire met a value it does not decode itself; the
 // caller then takes the protojson round trip, which also words the error
 // of a malformed value exactly as a file's.
 var errSlowPath = errors.New("take the protojson path")
-
-// fromStruct fills m from s (Cloud Asset Inventory's resource.data) with
-// protojson's semantics and DiscardUnknown, without the round trip through
-// JSON text: keys are JSON or proto field names, unknown keys and enum
-// names are dropped, null leaves a field unset, 64-bit integers may be
-// strings. A well-known type's value (a Duration, a wrapper) is decoded by
-// protojson on its own. Anything else that protojson would refuse returns
-// errSlowPath, so that the message is protojson's.
-func fromStruct(s *structpb.Struct, m protoreflect.Message) error {
-	fields := m.Descriptor().Fields()
-	for key, v := range s.GetFields() {
-		fd := fields.ByJSONName(key)
-		if fd == nil {
-			if fd = fields.ByTextName(key); fd == nil {
-				continue // DiscardUnknown
-			}
-			if _, both := s.GetFields()[fd.JSONName()]; both {
-				return errSlowPath // protojson: a duplicate field
-			}
-		}
-		if od := fd.ContainingOneof(); od != nil && m.WhichOneof(od) != nil {
-			return errSlowPath // protojson: a second member of a oneof
-		}
-		if _, null := v.GetKind().(*structpb.Value_NullValue); null && !isValue(fd) {
-			continue
-		}
-		if err := setField(m, fd, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func isValue(fd protoreflect.FieldDescriptor) bool {
 	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
 }
 
-func setField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v *structpb.Value) error {
-	switch {
-	case fd.IsList():
-		lv := v.GetListValue()
-		if lv == nil {
-			return errSlowPath
-		}
-		list := m.Mutable(fd).List()
-		for _, e := range lv.GetValues() {
-			if fd.Message() != nil {
-				el := list.NewElement()
-				if err := setMessage(el.Message(), e); err != nil {
-					return err
-				}
-				list.Append(el)
-				continue
-			}
-			x, ok, err := scalar(fd, scalarOf(e))
-			if err != nil {
-				return err
-			}
-			if ok {
-				list.Append(x)
-			}
-		}
-		return nil
-	case fd.IsMap():
-		sv := v.GetStructValue()
-		if sv == nil {
-			return errSlowPath
-		}
-		mp := m.Mutable(fd).Map()
-		for k, e := range sv.GetFields() {
-			key, err := mapKey(fd.MapKey(), k)
-			if err != nil {
-				return err
-			}
-			val := fd.MapValue()
-			if val.Message() != nil {
-				el := mp.NewValue()
-				if err := setMessage(el.Message(), e); err != nil {
-					return err
-				}
-				mp.Set(key, el)
-				continue
-			}
-			x, ok, err := scalar(val, scalarOf(e))
-			if err != nil {
-				return err
-			}
-			if ok {
-				mp.Set(key, x)
-			}
-		}
-		return nil
-	case fd.Message() != nil:
-		return setMessage(m.Mutable(fd).Message(), v)
+// setWellKnown decodes v into m, a well-known type (a Duration, a
+// wrapper): with protojson, as its JSON form is not an object of its
+// fields.
+func setWellKnown(m protoreflect.Message, v *structpb.Value) error {
+	raw, err := protojson.Marshal(v)
+	if err != nil {
+		return errSlowPath
 	}
-	x, ok, err := scalar(fd, scalarOf(v))
-	if err != nil || !ok {
-		return err
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, m.Interface()); err != nil {
+		return errSlowPath
 	}
-	m.Set(fd, x)
 	return nil
 }
 
-// setMessage decodes v into m: a Struct for an ordinary message, protojson
-// for a well-known type (its JSON form is not an object of its fields).
-func setMessage(m protoreflect.Message, v *structpb.Value) error {
-	if m.Descriptor().FullName().Parent() == "google.protobuf" {
-		raw, err := protojson.Marshal(v)
-		if err != nil {
-			return errSlowPath
-		}
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, m.Interface()); err != nil {
-			return errSlowPath
-		}
-		return nil
-	}
-	sv := v.GetStructValue()
-	if sv == nil {
-		return errSlowPath
-	}
-	return fromStruct(sv, m)
-}
-
-// jsonScalar is a JSON value that is not an object or an array, from a
-// Struct's Value or from its wire form.
+// jsonScalar is a JSON value that is not an object or an array, as
+// fromWire reads it.
 type jsonScalar struct {
 	kind    jsonKind
 	num     float64
@@ -158,20 +54,6 @@ const (
 	jsonString
 	jsonBool
 )
-
-func scalarOf(v *structpb.Value) jsonScalar {
-	switch k := v.GetKind().(type) {
-	case *structpb.Value_NullValue:
-		return jsonScalar{kind: jsonNull}
-	case *structpb.Value_NumberValue:
-		return jsonScalar{kind: jsonNumber, num: k.NumberValue}
-	case *structpb.Value_StringValue:
-		return jsonScalar{kind: jsonString, str: k.StringValue}
-	case *structpb.Value_BoolValue:
-		return jsonScalar{kind: jsonBool, boolean: k.BoolValue}
-	}
-	return jsonScalar{}
-}
 
 // scalar converts v to fd's kind; ok is false for an enum name this
 // client does not know (dropped, as protojson's DiscardUnknown does).
