@@ -61,6 +61,9 @@ func (c *assetCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err := c.listAssets(b, resp); err != nil {
 		// Not the shape this reader takes: the proto codec's answer,
 		// error included.
+		for _, as := range resp.Assets {
+			c.take(as)
+		}
 		proto.Reset(resp)
 		return proto.Unmarshal(b, resp)
 	}

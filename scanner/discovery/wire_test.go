@@ -193,6 +193,18 @@ func TestAssetCodecMatchesProto(t *testing.T) {
 	if !proto.Equal(&got, want) {
 		t.Errorf("page fields differ: %v, want %v", &got, want)
 	}
+	// A truncated answer: proto's error, and nothing kept on the side.
+	for _, n := range []int{len(b) - 1, len(b) / 2, 3} {
+		var viaProto, viaCodec assetpb.ListAssetsResponse
+		perr := proto.Unmarshal(b[:n], &viaProto)
+		cerr := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b[:n])}, &viaCodec)
+		if perr == nil || cerr == nil || cerr.Error() != perr.Error() {
+			t.Errorf("answer cut to %d bytes: codec error %v, proto error %v", n, cerr, perr)
+		}
+		if len(codec.decoded) != 0 {
+			t.Errorf("answer cut to %d bytes: %d decoded clusters kept", n, len(codec.decoded))
+		}
+	}
 	// An answer that is not a ListAssetsResponse is the proto codec's.
 	var ts timestamppb.Timestamp
 	tb, _ := proto.Marshal(want.ReadTime)
