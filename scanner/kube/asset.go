@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -124,7 +123,7 @@ func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, checks 
 	raw, err := objectJSON(kind, apiVersion, as)
 	var one Objects
 	if err == nil {
-		err = one.add(raw)
+		err = one.addKind(kind, raw) // the asset type's kind: objectJSON set it
 	}
 	if err != nil {
 		a.broken[key] = append(a.broken[key], fmt.Sprintf("%s: %v", as.GetName(), err))
@@ -173,48 +172,7 @@ func objectJSON(kind, apiVersion string, as *assetpb.Asset) ([]byte, error) {
 	if data == nil {
 		return nil, fmt.Errorf("no resource data (content type RESOURCE needed)")
 	}
-	// The Struct as a map: what protojson.Marshal and then json.Unmarshal
-	// gave (numbers are float64 either way), without the JSON text between.
-	obj := data.AsMap()
-	obj["kind"], obj["apiVersion"] = kind, apiVersion
-	return json.Marshal(lenient(obj))
-}
-
-// lenient rewrites protobuf-shaped IntOrString values ({"intVal": N},
-// {"strVal": "s"}, with or without "type") to their JSON form.
-func lenient(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if iv, ok := intOrString(x); ok {
-			return iv
-		}
-		for k, e := range x {
-			x[k] = lenient(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = lenient(e)
-		}
-	}
-	return v
-}
-
-func intOrString(m map[string]any) (any, bool) {
-	if len(m) == 0 || len(m) > 3 {
-		return nil, false
-	}
-	for k := range m {
-		if k != "type" && k != "intVal" && k != "strVal" {
-			return nil, false
-		}
-	}
-	if s, ok := m["strVal"].(string); ok && s != "" {
-		return s, true
-	}
-	if n, ok := m["intVal"]; ok {
-		return n, true
-	}
-	return nil, false
+	return appendObjectJSON(nil, kind, apiVersion, data.GetFields()), nil
 }
 
 // assetError names Cloud Asset Inventory in the scan error of a cluster

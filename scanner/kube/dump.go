@@ -54,7 +54,12 @@ func (o *Objects) add(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return err
 	}
-	switch meta.Kind {
+	return o.addKind(meta.Kind, raw)
+}
+
+// addKind is add for an object whose kind is known.
+func (o *Objects) addKind(kind string, raw json.RawMessage) error {
+	switch kind {
 	case "DaemonSet":
 		return appendItem(raw, &o.DaemonSets)
 	case "Deployment":
