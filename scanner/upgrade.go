@@ -123,7 +123,7 @@ const (
 )
 
 // supportVerdict is the end-of-support decision for one version: what
-// supportFinding writes, and all the upgrade planner needs to know.
+// supportTextOf writes, and all the upgrade planner needs to know.
 type supportVerdict struct {
 	state supportState
 	minor catalog.Minor // the version's minor line
