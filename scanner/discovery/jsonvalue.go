@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"encoding/base64"
-	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -10,12 +9,14 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
 // errSlowPath says fromWire met a value it does not decode itself; the
 // caller then takes the protojson round trip, which also words the error
 // of a malformed value exactly as a file's.
-var errSlowPath = errors.New("take the protojson path")
+var errSlowPath = structwire.ErrOdd
 
 func isValue(fd protoreflect.FieldDescriptor) bool {
 	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"

@@ -22,6 +22,7 @@ import (
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
 // Modes of live discovery.
@@ -70,7 +71,7 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan assetPage)
-	codec := newAssetCodec()
+	codec := structwire.NewCodec(readCluster)
 	go a.fetch(ctx, req, size, pages, codec)
 	for pg := range pages {
 		if pg.err != nil {
@@ -81,8 +82,8 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 		}
 		for i, as := range pg.assets {
 			pg.assets[i] = nil
-			w, _ := codec.take(as)
-			c, err := clusterFromAsset(as, w.pc, w.datapath)
+			w, _ := codec.Take(as)
+			c, err := clusterFromAsset(as, w)
 			if err != nil {
 				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
 				if c.ProjectID == "" {
@@ -111,8 +112,8 @@ type assetPage struct {
 
 // fetch sends the list's pages in order and closes pages after the last
 // one, or after the first error (sent as the last page), or when ctx ends.
-// The pages' cluster data is decoded by codec (assetCodec).
-func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsRequest, size int, pages chan<- assetPage, codec *assetCodec) {
+// codec reads the pages' cluster data from the wire (readCluster).
+func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsRequest, size int, pages chan<- assetPage, codec *structwire.Codec[*wireCluster]) {
 	defer close(pages)
 	opts := a.Policy.CallOptions(grpc.ForceCodecV2(codec))
 	for token := ""; ; {
@@ -137,27 +138,50 @@ func (a *AssetInventory) fetch(ctx context.Context, req *assetpb.ListAssetsReque
 // //container.googleapis.com/[v1/]projects/P/(locations|zones)/L/clusters/N
 var assetName = regexp.MustCompile(`^//container\.googleapis\.com/(?:v1/)?projects/([^/]+)/(?:locations|zones)/([^/]+)/clusters/([^/]+)$`)
 
+// wireCluster is a cluster asset's resource.data read from the wire.
+type wireCluster struct {
+	pc *containerpb.Cluster
+	// datapath is networkConfig.datapathProvider as sent, when the enum
+	// did not take it (a name this client does not know).
+	datapath string
+}
+
+// readCluster reads resource.data, a Struct on the wire, into a cluster;
+// false leaves it to the Struct path.
+func readCluster(_ *assetpb.Asset, data []byte) (*wireCluster, bool) {
+	pc := &containerpb.Cluster{}
+	if fromWire(data, pc.ProtoReflect()) != nil {
+		return nil, false
+	}
+	w := &wireCluster{pc: pc}
+	if pc.GetNetworkConfig().GetDatapathProvider() == containerpb.DatapathProvider_DATAPATH_PROVIDER_UNSPECIFIED {
+		w.datapath = wireDatapath(data) // a name the enum does not know
+	}
+	return w, true
+}
+
 // clusterFromAsset reads resource.data, the Cluster in REST JSON, with the
 // same parser as a file. The project ID comes from the asset name:
-// resource.parent names the project by number. decoded is resource.data
-// as assetCodec read it from the wire (nil: as.Resource.Data holds it),
-// and datapath its datapathProvider when the enum did not take it.
-func clusterFromAsset(as *assetpb.Asset, decoded *containerpb.Cluster, datapath string) (scanner.Cluster, error) {
+// resource.parent names the project by number. w is resource.data as the
+// codec read it (nil: as.Resource.Data holds it, read through its wire
+// form too, else protojson).
+func clusterFromAsset(as *assetpb.Asset, w *wireCluster) (scanner.Cluster, error) {
 	m := assetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return scanner.Cluster{}, fmt.Errorf("asset name %q is not a GKE cluster name", as.GetName())
 	}
 	c := scanner.Cluster{ProjectID: m[1]}
-	if decoded != nil {
-		return reduceDecoded(decoded, datapath, m[1])
+	if w != nil {
+		return reduceDecoded(w.pc, w.datapath, m[1])
 	}
 	data := as.GetResource().GetData()
 	if data == nil {
 		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
 	}
-	var pc containerpb.Cluster
-	if b, err := proto.Marshal(data); err == nil && fromWire(b, pc.ProtoReflect()) == nil {
-		return reduceDecoded(&pc, wireDatapath(b), m[1])
+	if b, err := proto.Marshal(data); err == nil {
+		if w, ok := readCluster(as, b); ok {
+			return reduceDecoded(w.pc, w.datapath, m[1])
+		}
 	}
 	// A value fromWire leaves to protojson: the round trip through JSON
 	// text decides it, and words its error as a file's.

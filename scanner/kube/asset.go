@@ -10,11 +10,14 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
+	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
 // assetKinds maps the Cloud Asset Inventory types of the objects the
@@ -82,12 +85,17 @@ func (a *AssetInventory) load(ctx context.Context) error {
 	}
 	total := 0
 	for _, k := range assetKinds {
+		// Each object's JSON is written from the wire (structwire).
+		codec := structwire.NewCodec(func(_ *assetpb.Asset, data []byte) ([]byte, bool) {
+			raw, err := appendObjectJSON(nil, k.kind, k.apiVersion, data)
+			return raw, err == nil
+		})
 		req := &assetpb.ListAssetsRequest{Parent: a.Scope.String(), AssetTypes: []string{k.assetType},
 			ContentType: assetpb.ContentType_RESOURCE, PageSize: int32(size)}
 		for token := ""; ; {
 			var page []*assetpb.Asset
 			pctx, cancel := a.Policy.WithTimeout(ctx)
-			next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions()...), size, token).NextPage(&page)
+			next, err := iterator.NewPager(a.Client.ListAssets(pctx, req, a.Policy.CallOptions(grpc.ForceCodecV2(codec))...), size, token).NextPage(&page)
 			cancel()
 			a.Calls[k.assetType]++
 			if err != nil {
@@ -97,7 +105,8 @@ func (a *AssetInventory) load(ctx context.Context) error {
 				return fmt.Errorf("list %s objects in %s with Cloud Asset Inventory: %w", k.assetType, a.Scope, err)
 			}
 			for _, as := range page {
-				a.add(k.kind, k.apiVersion, as, checks)
+				raw, _ := codec.Take(as)
+				a.add(k.kind, k.apiVersion, as, raw, checks)
 			}
 			total += len(page)
 			if a.Progress != nil {
@@ -113,14 +122,14 @@ func (a *AssetInventory) load(ctx context.Context) error {
 }
 
 // add decodes one object and keeps it when it can change a verdict.
-func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, checks []*catalog.KubernetesCheck) {
+func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, raw []byte, checks []*catalog.KubernetesCheck) {
 	m := k8sAssetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return // not an object of a GKE cluster
 	}
 	key := scanner.ClusterKey{ProjectID: m[1], Location: m[2], Name: m[3]}
 	a.seen[key]++
-	raw, err := objectJSON(kind, apiVersion, as)
+	raw, err := objectJSON(kind, apiVersion, as, raw)
 	var one Objects
 	if err == nil {
 		err = one.addKind(kind, raw) // the asset type's kind: objectJSON set it
@@ -166,13 +175,24 @@ func matters(o *Objects, checks []*catalog.KubernetesCheck) bool {
 
 // objectJSON rebuilds a kubectl-shaped object from an asset: resource.data
 // is the object without apiVersion and kind, and may spell an IntOrString
-// as the protobuf message ({"intVal": 8080}).
-func objectJSON(kind, apiVersion string, as *assetpb.Asset) ([]byte, error) {
+// as the protobuf message ({"intVal": 8080}). raw is the JSON the codec
+// wrote of it; nil: as.Resource.Data holds it.
+func objectJSON(kind, apiVersion string, as *assetpb.Asset, raw []byte) ([]byte, error) {
+	if raw != nil {
+		return raw, nil
+	}
 	data := as.GetResource().GetData()
 	if data == nil {
 		return nil, fmt.Errorf("no resource data (content type RESOURCE needed)")
 	}
-	return appendObjectJSON(nil, kind, apiVersion, data.GetFields()), nil
+	wire, err := proto.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	if raw, err := appendObjectJSON(nil, kind, apiVersion, wire); err == nil {
+		return raw, nil
+	}
+	return marshalObject(kind, apiVersion, wire) // a wire form no JSON text gives
 }
 
 // assetError names Cloud Asset Inventory in the scan error of a cluster

@@ -5,7 +5,11 @@ import (
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"github.com/fleetscan/fleetscan/scanner"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
 // Cloud Asset Inventory gives the object without apiVersion and kind, and
@@ -22,7 +26,7 @@ func TestObjectJSONFromAsset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := objectJSON("Service", "v1", &assetpb.Asset{Resource: &assetpb.Resource{Data: data}})
+	raw, err := objectJSON("Service", "v1", &assetpb.Asset{Resource: &assetpb.Resource{Data: data}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +42,7 @@ func TestObjectJSONFromAsset(t *testing.T) {
 		s.Spec.Ports[0].TargetPort.IntValue() != 8080 || s.Spec.Ports[1].TargetPort.String() != "https" {
 		t.Errorf("service = %+v", s)
 	}
-	if _, err := objectJSON("Service", "v1", &assetpb.Asset{}); err == nil || err.Error() != "no resource data (content type RESOURCE needed)" {
+	if _, err := objectJSON("Service", "v1", &assetpb.Asset{}, nil); err == nil || err.Error() != "no resource data (content type RESOURCE needed)" {
 		t.Errorf("asset without data: %v", err)
 	}
 }
@@ -55,7 +59,7 @@ func TestAssetInventoryUndecodable(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "//container.googleapis.com/projects/shop-prod/locations/europe-west1/clusters/web/k8s/namespaces/shop/services/web"
-	a.add("Service", "v1", &assetpb.Asset{Name: name, Resource: &assetpb.Resource{Data: bad}}, nil)
+	a.add("Service", "v1", &assetpb.Asset{Name: name, Resource: &assetpb.Resource{Data: bad}}, nil, nil)
 	_, covered, err := a.Check(t.Context(), &scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web"}, nil)
 	want := "1 Kubernetes object(s) in Cloud Asset Inventory could not be read, e.g. " + name +
 		": json: cannot unmarshal number into Go struct field ServiceSpec.spec.type of type v1.ServiceType"
@@ -69,4 +73,59 @@ func TestAssetInventoryUndecodable(t *testing.T) {
 	if err == nil || err.Error() != "Cloud Asset Inventory holds no Kubernetes objects of this cluster (every cluster has at least the default/kubernetes Service)" {
 		t.Errorf("a cluster without objects: %v", err)
 	}
+}
+
+// Wire forms no JSON text gives (a key sent twice, a Value of no kind) go
+// through the Struct.
+func TestObjectJSONWireForms(t *testing.T) {
+	entry := func(key string, value []byte) []byte {
+		e := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), key)
+		if value != nil {
+			e = protowire.AppendBytes(protowire.AppendTag(e, 2, protowire.BytesType), value)
+		}
+		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), e)
+	}
+	str := func(s string) []byte {
+		return protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), s)
+	}
+	twice := append(entry("a", str("first")), entry("a", str("last"))...)
+	if _, err := appendObjectJSON(nil, "Pod", "v1", twice); err != structwire.ErrOdd {
+		t.Errorf("a key sent twice: %v, want ErrOdd", err)
+	}
+	if got, err := marshalObject("Pod", "v1", twice); err != nil || string(got) != `{"a":"last","apiVersion":"v1","kind":"Pod"}` {
+		t.Errorf("a key sent twice, through the Struct: %s (%v)", got, err)
+	}
+	noKind := entry("spec", nil)
+	if _, err := appendObjectJSON(nil, "Pod", "v1", noKind); err != structwire.ErrOdd {
+		t.Errorf("a Value of no kind: %v, want ErrOdd", err)
+	}
+	data := &structpb.Struct{Fields: map[string]*structpb.Value{"spec": {}}}
+	got, err := objectJSON("Pod", "v1", &assetpb.Asset{Resource: &assetpb.Resource{Data: data}}, nil)
+	if err != nil || string(got) != `{"apiVersion":"v1","kind":"Pod","spec":null}` {
+		t.Errorf("a Value of no kind, through the Struct: %s, %v", got, err)
+	}
+}
+
+// FuzzObjectJSONWire: for any bytes, appendObjectJSON either leaves them
+// (ErrOdd) or reads what proto reads as a Struct, writing what
+// marshalObject writes of it: the codec keeps only what proto would read.
+func FuzzObjectJSONWire(f *testing.F) {
+	for _, m := range []map[string]any{{"metadata": map[string]any{"name": "a"}, "spec": map[string]any{"ports": []any{map[string]any{"intVal": 80}}}}, {}} {
+		s, _ := structpb.NewStruct(m)
+		b, _ := proto.Marshal(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := appendObjectJSON(nil, "Pod", "v1", b)
+		if err != nil {
+			return
+		}
+		if perr := proto.Unmarshal(b, &structpb.Struct{}); perr != nil {
+			t.Fatalf("appendObjectJSON read %x, which proto refuses: %v", b, perr)
+		}
+		want, err := marshalObject("Pod", "v1", b)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("appendObjectJSON wrote %s, marshalObject %s (%v)", got, want, err)
+		}
+	})
 }

@@ -5,104 +5,207 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
 // appendObjectJSON appends the JSON text of a Cloud Asset Inventory
-// object, kind and apiVersion set, its protobuf-shaped IntOrString values
-// in their JSON form: byte for byte what json.Marshal writes of
-// lenient(fields as a map), without the map (TestObjectJSONMatchesMarshal).
-func appendObjectJSON(b []byte, kind, apiVersion string, fields map[string]*structpb.Value) []byte {
-	keys := make([]string, 0, len(fields)+2)
-	for k := range fields {
-		if k != "kind" && k != "apiVersion" {
-			keys = append(keys, k)
-		}
+// object from data, its resource.data on the wire: kind and apiVersion
+// set, protobuf-shaped IntOrString values in their JSON form. It is byte
+// for byte what marshalObject writes (TestObjectJSONMatchesMarshal),
+// without the Struct or the map; a wire form it does not read is
+// structwire.ErrOdd.
+func appendObjectJSON(b []byte, kind, apiVersion string, data []byte) ([]byte, error) {
+	ms, err := members(data)
+	if err != nil {
+		return nil, err
 	}
-	keys = append(keys, "kind", "apiVersion")
-	slices.Sort(keys)
+	ms = slices.DeleteFunc(ms, func(m member) bool { return m.key == "kind" || m.key == "apiVersion" })
+	ms = append(ms, member{key: "kind", set: kind}, member{key: "apiVersion", set: apiVersion})
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, m := range ms {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, k), ':')
-		switch k {
-		case "kind":
-			b = appendJSONString(b, kind)
-		case "apiVersion":
-			b = appendJSONString(b, apiVersion)
-		default:
-			b = appendValueJSON(b, fields[k], true)
+		b = append(appendJSONString(b, m.key), ':')
+		if m.val == nil {
+			b = appendJSONString(b, m.set)
+			continue
+		}
+		if b, err = appendValueJSON(b, m.val, true); err != nil {
+			return nil, err
 		}
 	}
-	return append(b, '}')
+	return append(b, '}'), nil
 }
 
-// appendValueJSON appends v as json.Marshal writes v.AsInterface(), after
-// lenient when lenient is set.
-func appendValueJSON(b []byte, v *structpb.Value, lenient bool) []byte {
-	switch k := v.GetKind().(type) {
-	case *structpb.Value_NumberValue:
-		return appendJSONNumber(b, k.NumberValue)
-	case *structpb.Value_StringValue:
-		return appendJSONString(b, k.StringValue)
-	case *structpb.Value_BoolValue:
-		return strconv.AppendBool(b, k.BoolValue)
-	case *structpb.Value_StructValue:
-		fields := k.StructValue.GetFields()
-		if lenient {
-			if iv, ok := intOrStringValue(fields); ok {
-				return appendValueJSON(b, iv, false) // lenient does not look inside what it returns
-			}
+// member is one key of an object on the wire and its Value's bytes (or,
+// with val nil, a string set in its place).
+type member struct {
+	key string // a view of the wire bytes
+	val []byte
+	set string
+}
+
+// members are the keys of a Struct's wire form, sorted. A key sent twice
+// (proto keeps the last) is left to the Struct path.
+func members(b []byte) ([]member, error) {
+	var ms []member
+	for len(b) > 0 {
+		k, val, rest, err := structwire.Entry(b)
+		if err != nil {
+			return nil, err
 		}
-		keys := make([]string, 0, len(fields))
-		for key := range fields {
-			keys = append(keys, key)
+		b = rest
+		if k == nil {
+			continue
 		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, key := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendValueJSON(append(appendJSONString(b, key), ':'), fields[key], lenient)
+		if val == nil {
+			return nil, structwire.ErrOdd // a Value of no kind
 		}
-		return append(b, '}')
-	case *structpb.Value_ListValue:
+		ms = append(ms, member{key: structwire.View(k), val: val})
+	}
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].key == ms[i-1].key {
+			return nil, structwire.ErrOdd
+		}
+	}
+	return ms, nil
+}
+
+// appendValueJSON appends the Value raw as json.Marshal writes what
+// AsInterface makes of it, after lenient when lenient is set.
+func appendValueJSON(b, raw []byte, lenient bool) ([]byte, error) {
+	v, err := structwire.ReadValue(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch v.Kind {
+	case structwire.Null:
+		return append(b, "null"...), nil
+	case structwire.Number:
+		return appendJSONNumber(b, v.Num), nil
+	case structwire.String:
+		return appendJSONString(b, structwire.View(v.Bytes)), nil
+	case structwire.Bool:
+		return strconv.AppendBool(b, v.Boolean), nil
+	case structwire.List:
 		b = append(b, '[')
-		for i, e := range k.ListValue.GetValues() {
-			if i > 0 {
+		first := true
+		err := structwire.EachValue(v.Bytes, func(e structwire.Value) error {
+			if !first {
 				b = append(b, ',')
 			}
-			b = appendValueJSON(b, e, lenient)
+			first = false
+			var err error
+			b, err = appendValueJSON(b, e.Raw, lenient)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		return append(b, ']')
+		return append(b, ']'), nil
 	}
-	return append(b, "null"...) // null, or a Value of no kind
+	ms, err := members(v.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if lenient {
+		if iv, ok := intOrStringMember(ms); ok {
+			return appendValueJSON(b, iv, false) // lenient does not look inside what it returns
+		}
+	}
+	b = append(b, '{')
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = appendValueJSON(append(appendJSONString(b, m.key), ':'), m.val, lenient); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
-// intOrStringValue is intOrString on a Struct's fields: the value that
-// stands for the whole object (strVal when it is a non-empty string, else
-// intVal), when the object is a protobuf-shaped IntOrString. A present
-// intVal of null stands as null (a nil Value).
-func intOrStringValue(fields map[string]*structpb.Value) (*structpb.Value, bool) {
-	if len(fields) == 0 || len(fields) > 3 {
+// intOrStringMember is intOrString on an object's members: the Value that
+// stands for the whole object, when it is a protobuf-shaped IntOrString.
+func intOrStringMember(ms []member) ([]byte, bool) {
+	if len(ms) == 0 || len(ms) > 3 {
 		return nil, false
 	}
-	for k := range fields {
+	var intVal, strVal []byte
+	for _, m := range ms {
+		switch m.key {
+		case "intVal":
+			intVal = m.val
+		case "strVal":
+			strVal = m.val
+		case "type":
+		default:
+			return nil, false
+		}
+	}
+	if strVal != nil {
+		if s, err := structwire.ReadValue(strVal); err == nil && s.Kind == structwire.String && len(s.Bytes) > 0 {
+			return strVal, true
+		}
+	}
+	return intVal, intVal != nil
+}
+
+// marshalObject is the object's JSON through its Struct: the map AsMap
+// makes of it, kind and apiVersion set, IntOrString values rewritten
+// (lenient), through json.Marshal. It is what appendObjectJSON writes,
+// for the wire forms that leaves.
+func marshalObject(kind, apiVersion string, data []byte) ([]byte, error) {
+	var s structpb.Struct
+	if err := proto.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	obj := s.AsMap()
+	obj["kind"], obj["apiVersion"] = kind, apiVersion
+	return json.Marshal(lenient(obj))
+}
+
+// lenient rewrites protobuf-shaped IntOrString values ({"intVal": N},
+// {"strVal": "s"}, with or without "type") to their JSON form.
+func lenient(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if iv, ok := intOrString(x); ok {
+			return iv
+		}
+		for k, e := range x {
+			x[k] = lenient(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = lenient(e)
+		}
+	}
+	return v
+}
+
+func intOrString(m map[string]any) (any, bool) {
+	if len(m) == 0 || len(m) > 3 {
+		return nil, false
+	}
+	for k := range m {
 		if k != "type" && k != "intVal" && k != "strVal" {
 			return nil, false
 		}
 	}
-	if s, ok := fields["strVal"]; ok {
-		if sv, ok := s.GetKind().(*structpb.Value_StringValue); ok && sv.StringValue != "" {
-			return s, true
-		}
+	if s, ok := m["strVal"].(string); ok && s != "" {
+		return s, true
 	}
-	if n, ok := fields["intVal"]; ok {
+	if n, ok := m["intVal"]; ok {
 		return n, true
 	}
 	return nil, false
@@ -140,7 +243,7 @@ func appendJSONNumber(b []byte, f float64) []byte {
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s) // HTML-safe escapes, U+2028 and U+2029, invalid UTF-8
+			q, _ := json.Marshal(s) // HTML-safe escapes, U+2028 and U+2029
 			return append(b, q...)
 		}
 	}

@@ -1,0 +1,168 @@
+package structwire
+
+import (
+	"slices"
+	"testing"
+
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func structOf(t testing.TB, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCodecMatchesProto: a ListAssets answer read by Codec is the one the
+// proto codec reads, what read makes of each asset's data kept on the
+// side (here: its bytes, which are its Struct), data read leaves kept as
+// the Struct; data proto refuses, and an answer cut short, fail as proto
+// fails, keeping nothing; other messages are the proto codec's.
+func TestCodecMatchesProto(t *testing.T) {
+	want := &assetpb.ListAssetsResponse{ReadTime: timestamppb.New(timestamppb.Now().AsTime()), NextPageToken: "next"}
+	for i, m := range []map[string]any{
+		{"metadata": map[string]any{"name": "a", "labels": map[string]any{"x": "1"}}, "spec": map[string]any{"ports": []any{80.0, map[string]any{"intVal": 8080.0}}}},
+		{"name": "c", "nodePools": []any{map[string]any{"name": "p"}}, "autopilot": nil},
+		{},
+	} {
+		want.Assets = append(want.Assets, &assetpb.Asset{Name: "a" + string(rune('0'+i)), AssetType: "k8s.io/Pod",
+			Resource: &assetpb.Resource{Version: "v1", Parent: "//p", Data: structOf(t, m), Location: "l"}, Ancestors: []string{"projects/1"}})
+	}
+	want.Assets = append(want.Assets, &assetpb.Asset{Name: "nodata", Resource: &assetpb.Resource{Version: "v1"}}, &assetpb.Asset{Name: "noresource"})
+	b, err := proto.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec := NewCodec(func(as *assetpb.Asset, data []byte) ([]byte, bool) {
+		if as.GetName() == "a1" {
+			return nil, false // left: the Struct path
+		}
+		if proto.Unmarshal(data, &structpb.Struct{}) != nil {
+			return nil, false // read refuses what proto would not read
+		}
+		return slices.Clone(data), true
+	})
+	var got assetpb.ListAssetsResponse
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Assets) != len(want.Assets) {
+		t.Fatalf("%d assets, want %d", len(got.Assets), len(want.Assets))
+	}
+	kept := 0
+	for i, as := range got.Assets {
+		ref := want.Assets[i]
+		if data, ok := codec.Take(as); ok {
+			kept++
+			if as.GetResource().GetData() != nil {
+				t.Errorf("asset %d: kept on the wire, yet its Struct is made", i)
+			}
+			var s structpb.Struct
+			if err := proto.Unmarshal(data, &s); err != nil || !proto.Equal(&s, ref.Resource.Data) {
+				t.Errorf("asset %d: the data kept is not its Struct (%v)", i, err)
+			}
+			as.Resource.Data = ref.Resource.Data
+		}
+		if !proto.Equal(as, ref) {
+			t.Errorf("asset %d differs:\n%s", i, cmp.Diff(protojson.Format(ref), protojson.Format(as)))
+		}
+	}
+	if kept != 2 || codec.Kept() != 0 {
+		t.Errorf("kept %d assets' data (want 2), %d not taken", kept, codec.Kept())
+	}
+	got.Assets, want.Assets = nil, nil
+	if !proto.Equal(&got, want) {
+		t.Errorf("page fields differ: %v, want %v", &got, want)
+	}
+
+	// Data proto refuses (a key that is not UTF-8), and answers cut short.
+	bad := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType),
+		protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "\xff")) // Struct{"\xff": no value}
+	res := protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), bad)
+	asset := protowire.AppendBytes(protowire.AppendTag(nil, 3, protowire.BytesType), res)
+	badAnswer := protowire.AppendBytes(protowire.AppendTag(b[:0:0], 2, protowire.BytesType), asset)
+	for name, in := range map[string][]byte{"data not UTF-8": append(b[:len(b):len(b)], badAnswer...), "cut by one": b[:len(b)-1], "cut in half": b[:len(b)/2], "cut to 3 bytes": b[:3]} {
+		var viaProto, viaCodec assetpb.ListAssetsResponse
+		perr := proto.Unmarshal(in, &viaProto)
+		cerr := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(in)}, &viaCodec)
+		if perr == nil || cerr == nil || cerr.Error() != perr.Error() {
+			t.Errorf("%s: codec error %v, proto error %v", name, cerr, perr)
+		}
+		if codec.Kept() != 0 {
+			t.Errorf("%s: %d assets' data kept", name, codec.Kept())
+		}
+	}
+
+	// Another message is the proto codec's.
+	var ts timestamppb.Timestamp
+	tb, _ := proto.Marshal(timestamppb.Now())
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tb)}, &ts); err != nil || ts.GetSeconds() == 0 {
+		t.Errorf("Timestamp through the codec: %v, %v", &ts, err)
+	}
+}
+
+// TestReadValue: each kind of Value is read as proto reads it; odd forms
+// are ErrOdd.
+func TestReadValue(t *testing.T) {
+	for _, v := range []*structpb.Value{structpb.NewNullValue(), structpb.NewNumberValue(-1.5), structpb.NewStringValue("é"), structpb.NewBoolValue(true),
+		structpb.NewStructValue(structOf(t, map[string]any{"a": "b"})), structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewBoolValue(false)}})} {
+		raw, err := proto.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadValue(raw)
+		if err != nil {
+			t.Fatalf("%v: %v", v, err)
+		}
+		var back structpb.Value
+		switch got.Kind {
+		case Null:
+			back = *structpb.NewNullValue()
+		case Number:
+			back = *structpb.NewNumberValue(got.Num)
+		case String:
+			back = *structpb.NewStringValue(string(got.Bytes))
+		case Bool:
+			back = *structpb.NewBoolValue(got.Boolean)
+		case Object:
+			var s structpb.Struct
+			if err := proto.Unmarshal(got.Bytes, &s); err != nil {
+				t.Fatal(err)
+			}
+			back = *structpb.NewStructValue(&s)
+		case List:
+			var l structpb.ListValue
+			if err := proto.Unmarshal(got.Bytes, &l); err != nil {
+				t.Fatal(err)
+			}
+			back = *structpb.NewListValue(&l)
+		}
+		if !proto.Equal(&back, v) {
+			t.Errorf("ReadValue(%v) read back as %v", v, &back)
+		}
+	}
+	str := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "a")
+	num := protowire.AppendFixed64(protowire.AppendTag(nil, 2, protowire.Fixed64Type), 0)
+	obj := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), nil)
+	for name, raw := range map[string][]byte{"no kind": nil, "two objects": append(append([]byte{}, obj...), obj...),
+		"string as varint": protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 1), "not UTF-8": protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff"),
+		"truncated": str[:2]} {
+		if _, err := ReadValue(raw); err != ErrOdd {
+			t.Errorf("%s: ReadValue = %v, want ErrOdd", name, err)
+		}
+	}
+	// Two scalar kinds: the last wins, as in proto.
+	if v, err := ReadValue(append(append([]byte{}, str...), num...)); err != nil || v.Kind != Number {
+		t.Errorf("string then number: %+v, %v", v, err)
+	}
+}
