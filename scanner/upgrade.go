@@ -238,7 +238,7 @@ type memoKey struct {
 	subject                    subjectKind
 	image                      string // the pool's image type, for subjectPool
 	autopilot, noNetworkConfig bool
-	facts                      string // the conditions.cel outcomes that matter at version (Catalog.FactsKey)
+	facts                      string // the conditions.cel outcomes that matter at version (Catalog.AppendFactsKey)
 }
 
 // subjectKind is what a component's node issues are decided on.

@@ -268,17 +268,11 @@ func (f *Facts) For(is *Issue, pool int) Fact {
 	return Fact{}
 }
 
-// FactsKey is the facts of the cluster and of its pool'th node pool
-// (pool < 0: none) that can decide anything at version v, those of the
-// issues whose affected ranges hold v, as a string: what a memo of
-// decisions at v keys on.
-func (c *Catalog) FactsKey(f *Facts, pool int, v Version) string {
-	var b [48]byte
-	return string(c.AppendFactsKey(b[:0], f, pool, v))
-}
-
-// AppendFactsKey appends FactsKey's key to b: with b on the caller's
-// stack, a lookup by string(key) allocates nothing.
+// AppendFactsKey appends to b the facts of the cluster and of its pool'th
+// node pool (pool < 0: none) that can decide anything at version v, those
+// of the issues whose affected ranges hold v: what a memo of decisions at
+// v keys on. With b on the caller's stack, a lookup by string(key)
+// allocates nothing.
 func (c *Catalog) AppendFactsKey(b []byte, f *Facts, pool int, v Version) []byte {
 	if f == nil {
 		return b
