@@ -161,6 +161,32 @@ var typeOfTime = reflect.TypeFor[time.Time]()
 // with every column NULLABLE or REPEATED.
 func inferSchema(rt reflect.Type) (bigquery.Schema, error) {
 	var s bigquery.Schema
+	for _, f := range structFields(rt, nil) {
+		fs, err := inferField(f.typ)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", f.owner.Name(), f.goName, err)
+		}
+		fs.Name = f.name
+		s = append(s, fs)
+	}
+	return s, nil
+}
+
+// structField is a column's field in a row type: its column name (the
+// bigquery tag, else the Go name), where it is in the type, its type, and
+// the struct that declares it (an embedded one's fields are flattened).
+type structField struct {
+	name   string
+	index  []int
+	typ    reflect.Type
+	owner  reflect.Type
+	goName string
+}
+
+// structFields are rt's columns in order: exported fields, "-" left out,
+// embedded structs without a tag name flattened.
+func structFields(rt reflect.Type, index []int) []structField {
+	var out []structField
 	for f := range rt.Fields() {
 		if !f.IsExported() {
 			continue
@@ -169,25 +195,17 @@ func inferSchema(rt reflect.Type) (bigquery.Schema, error) {
 		if name == "-" {
 			continue
 		}
+		idx := append(slices.Clone(index), f.Index...)
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			inner, err := inferSchema(f.Type)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, inner...)
+			out = append(out, structFields(f.Type, idx)...)
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		fs, err := inferField(f.Type)
-		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", rt.Name(), f.Name, err)
-		}
-		fs.Name = name
-		s = append(s, fs)
+		out = append(out, structField{name: name, index: idx, typ: f.Type, owner: rt, goName: f.Name})
 	}
-	return s, nil
+	return out
 }
 
 func inferField(t reflect.Type) (*bigquery.FieldSchema, error) {

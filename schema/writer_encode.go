@@ -71,38 +71,6 @@ func planFor(t Table) (*rowPlan, error) {
 	return p, nil
 }
 
-// structField is a column's field in a row type: found as inferSchema
-// finds it (bigquery tag names, embedded structs flattened, "-" left out),
-// which is how the schema was made from the type.
-type structField struct {
-	name  string
-	index []int
-	typ   reflect.Type
-}
-
-func structFields(rt reflect.Type, index []int) []structField {
-	var out []structField
-	for f := range rt.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("bigquery"), ",")
-		if name == "-" {
-			continue
-		}
-		idx := append(slices.Clone(index), f.Index...)
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			out = append(out, structFields(f.Type, idx)...)
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, structField{name: name, index: idx, typ: f.Type})
-	}
-	return out
-}
-
 func newRowPlan(rt reflect.Type, s bigquery.Schema) (*rowPlan, error) {
 	if rt.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("row type %s is not a struct", rt)

@@ -104,15 +104,7 @@ func TestRowPlanIsStructSaver(t *testing.T) {
 		},
 		{Raw: []byte{}, Kinds: []textKind{}, Times: []time.Time{}, Many: []inner{}, F64: -1e-7, F32: 3.4e38},
 	}
-	rt := reflect.TypeFor[allKinds]()
-	s, err := inferSchema(rt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newRowPlan(rt, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, p := allKindsPlan(t)
 	for i, r := range rows {
 		m, _, err := (&bigquery.StructSaver{Schema: s, Struct: r}).Save()
 		if err != nil {
@@ -143,9 +135,10 @@ func TestRowPlanIsStructSaver(t *testing.T) {
 	}
 }
 
-// An unencodable value fails as encoding/json fails on the StructSaver's
-// map.
-func TestRowPlanErrors(t *testing.T) {
+// allKindsPlan is allKinds' schema, as the tables' are made, and its row
+// plan.
+func allKindsPlan(t *testing.T) (bigquery.Schema, *rowPlan) {
+	t.Helper()
 	rt := reflect.TypeFor[allKinds]()
 	s, err := inferSchema(rt)
 	if err != nil {
@@ -155,6 +148,38 @@ func TestRowPlanErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, p
+}
+
+// A field with no BigQuery type is refused, named by the struct that
+// declares it, also inside an embedded struct.
+func TestInferSchemaErrors(t *testing.T) {
+	type Embedded struct {
+		OK  string
+		Bad map[string]int
+	}
+	type outer struct {
+		Embedded
+		Name string
+	}
+	type nested struct{ Rows [][]string }
+	for _, tc := range []struct {
+		rt   reflect.Type
+		want string
+	}{
+		{reflect.TypeFor[outer](), "Embedded.Bad: unsupported type map[string]int"},
+		{reflect.TypeFor[nested](), "nested.Rows: nested repeated type [][]string"},
+	} {
+		if _, err := inferSchema(tc.rt); err == nil || err.Error() != tc.want {
+			t.Errorf("inferSchema(%s) = %v, want %s", tc.rt, err, tc.want)
+		}
+	}
+}
+
+// An unencodable value fails as encoding/json fails on the StructSaver's
+// map.
+func TestRowPlanErrors(t *testing.T) {
+	s, p := allKindsPlan(t)
 	for i, r := range []allKinds{
 		{F64: math.NaN()},
 		{Floats: []float64{1, math.Inf(1)}},
