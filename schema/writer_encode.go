@@ -152,6 +152,27 @@ var (
 	typeOfTextMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
+// arrayEncoder encodes a slice as a JSON array of its elements, each by
+// elem; a slice absent(v) holds is no value, as the client leaves it out.
+func arrayEncoder(elem func(b []byte, v reflect.Value) ([]byte, error), absent func(reflect.Value) bool) valueEncoder {
+	return func(b []byte, v reflect.Value) ([]byte, bool, error) {
+		if absent(v) {
+			return b, false, nil
+		}
+		b = append(b, '[')
+		for i := range v.Len() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = elem(b, v.Index(i)); err != nil {
+				return b, false, err
+			}
+		}
+		return append(b, ']'), true, nil
+	}
+}
+
 // fieldEncoder encodes a struct field of type t as the column fs, as the
 // client's structFieldToUploadValue and toUploadValueReflect turn it into a
 // map value.
@@ -172,22 +193,8 @@ func fieldEncoder(t reflect.Type, fs *bigquery.FieldSchema) (valueEncoder, error
 			if err != nil {
 				return nil, err
 			}
-			return func(b []byte, v reflect.Value) ([]byte, bool, error) {
-				if v.IsNil() {
-					return b, false, nil
-				}
-				b = append(b, '[')
-				for i := range v.Len() {
-					if i > 0 {
-						b = append(b, ',')
-					}
-					var err error
-					if b, err = sub.appendObject(b, v.Index(i)); err != nil {
-						return b, false, err
-					}
-				}
-				return append(b, ']'), true, nil
-			}, nil
+			// A nil slice of records is no value; an empty one is [].
+			return arrayEncoder(sub.appendObject, func(v reflect.Value) bool { return v.IsNil() }), nil
 		}
 		if t.Elem().Kind() == reflect.Uint8 {
 			// encoding/json writes a []byte as base64, not as an array.
@@ -199,23 +206,8 @@ func fieldEncoder(t reflect.Type, fs *bigquery.FieldSchema) (valueEncoder, error
 				return out, true, err
 			}, nil
 		}
-		elem := scalarEncoder(t.Elem())
-		return func(b []byte, v reflect.Value) ([]byte, bool, error) {
-			if v.Len() == 0 {
-				return b, false, nil
-			}
-			b = append(b, '[')
-			for i := range v.Len() {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				var err error
-				if b, err = elem(b, v.Index(i)); err != nil {
-					return b, false, err
-				}
-			}
-			return append(b, ']'), true, nil
-		}, nil
+		// An empty slice of scalars is no value.
+		return arrayEncoder(scalarEncoder(t.Elem()), func(v reflect.Value) bool { return v.Len() == 0 }), nil
 	}
 	if fs.Type == bigquery.RecordFieldType {
 		if t.Kind() != reflect.Struct {

@@ -119,20 +119,30 @@ func (d *validDecoder) object() (any, error) {
 			return nil, err
 		}
 		m[k] = v // a repeated key: the last one wins, as in encoding/json
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, errSyntax
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
+		if more, err := d.more('}'); err != nil {
+			return nil, err
+		} else if !more {
 			return m, nil
-		default:
-			return nil, errSyntax
 		}
 	}
+}
+
+// more reads what follows a member or an element: true after a comma,
+// false after close.
+func (d *validDecoder) more(close byte) (bool, error) {
+	d.space()
+	if d.i >= len(d.b) {
+		return false, errSyntax
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		return true, nil
+	case close:
+		d.i++
+		return false, nil
+	}
+	return false, errSyntax
 }
 
 func (d *validDecoder) array() (any, error) {
@@ -150,18 +160,10 @@ func (d *validDecoder) array() (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, errSyntax
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		if more, err := d.more(']'); err != nil {
+			return nil, err
+		} else if !more {
 			return a, nil
-		default:
-			return nil, errSyntax
 		}
 	}
 }
