@@ -121,15 +121,16 @@ func (a *AssetInventory) load(ctx context.Context) error {
 	return nil
 }
 
-// add decodes one object and keeps it when it can change a verdict.
-func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, raw []byte, checks []*catalog.KubernetesCheck) {
+// add decodes one object and keeps it when it can change a verdict;
+// written is its JSON as the codec wrote it (nil: from as.Resource.Data).
+func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, written []byte, checks []*catalog.KubernetesCheck) {
 	m := k8sAssetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return // not an object of a GKE cluster
 	}
 	key := scanner.ClusterKey{ProjectID: m[1], Location: m[2], Name: m[3]}
 	a.seen[key]++
-	raw, err := objectJSON(kind, apiVersion, as, raw)
+	raw, err := objectJSON(kind, apiVersion, as, written)
 	var one Objects
 	if err == nil {
 		err = one.addKind(kind, raw) // the asset type's kind: objectJSON set it
