@@ -358,16 +358,27 @@ func (res *Result) agentsToConfirm(cat *catalog.Catalog) (issues []*catalog.Issu
 // are not counted in LogEvents, and those of clusters outside the
 // inventory are dropped.
 func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, inventory map[ClusterKey]bool) {
+	// Only the observed clusters are indexed: a fleet's logs name few of
+	// its clusters.
 	byCluster := map[ClusterKey][]int{}
-	for i, f := range res.Findings {
-		k := ClusterKey{f.ProjectID, f.Location, f.Cluster}
-		byCluster[k] = append(byCluster[k], i)
+	for _, o := range obs {
+		if inventory[o.Cluster] {
+			byCluster[o.Cluster] = nil
+		}
 	}
-	clusters := map[ClusterKey]*Cluster{}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		k := ClusterKey{f.ProjectID, f.Location, f.Cluster}
+		if idx, ok := byCluster[k]; ok {
+			byCluster[k] = append(idx, i)
+		}
+	}
 	records := map[ClusterKey]*ClusterRecord{}
 	for i := range res.Clusters {
-		clusters[res.Clusters[i].Key()] = &res.Clusters[i].Cluster
-		records[res.Clusters[i].Key()] = &res.Clusters[i]
+		k := res.Clusters[i].Key()
+		if _, ok := byCluster[k]; ok {
+			records[k] = &res.Clusters[i]
+		}
 	}
 	for _, o := range obs {
 		if o.IssueID != "" {
@@ -400,8 +411,7 @@ func (res *Result) applyEvidence(cat *catalog.Catalog, obs []Observation, invent
 			if u := is.Symptom.UnlessAffected; u != "" && explained[u] {
 				continue
 			}
-			c := clusters[o.Cluster]
-			f := newFinding(cat, is, c, "")
+			f := newFinding(cat, is, &records[o.Cluster].Cluster, "")
 			f.Status = Observed
 			f.Reason = "Cloud Logging shows " + o.Evidence.Summary + between(o.Evidence)
 			if u := is.Symptom.UnlessAffected; u != "" {
