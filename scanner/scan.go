@@ -122,8 +122,11 @@ type Result struct {
 	Lookback       Duration        `json:"lookback"`
 	Summary        Summary         `json:"summary"`
 	Clusters       []ClusterRecord `json:"clusters"`
-	Findings       []Finding       `json:"findings"`
-	Errors         []ScanError     `json:"errors"`
+	// Findings may share their Evidence arrays, each capped at its own
+	// elements so that an append copies: an element is never written in
+	// place.
+	Findings []Finding   `json:"findings"`
+	Errors   []ScanError `json:"errors"`
 	// KubernetesCalls are the in-cluster source's calls by type.
 	KubernetesCalls []CallCount `json:"kubernetes_calls"`
 	// LogsChecked is false when the scan had no log evidence source: its

@@ -47,7 +47,7 @@ func appendEndOfSupport(out []Finding, cat *catalog.Catalog, c *Cluster, now tim
 		if t.medium {
 			f.Severity = string(catalog.Medium)
 		}
-		f.Evidence = []Evidence{{Source: string(catalog.ContainerAPI), Summary: t.summary, Count: 1, Nodes: []string{}}}
+		f.Evidence = t.evidence
 		out = append(out, f)
 	}
 	add(catalog.ControlPlane, "", c.MasterVersion)
@@ -73,11 +73,12 @@ type supportTextKey struct {
 	extended  bool // on the EXTENDED channel
 }
 
-// supportText is one end-of-support finding's text and status.
+// supportText is one end-of-support finding's text, evidence and status.
 type supportText struct {
-	reason, summary string
-	status          Status
-	medium          bool // within the warning days: MEDIUM, not the severity
+	reason   string
+	evidence []Evidence // one, read from the Container API; cap 1, so an append copies
+	status   Status
+	medium   bool // within the warning days: MEDIUM, not the severity
 }
 
 func supportTextOf(component catalog.Component, pool, version string, sv supportVerdict, now time.Time) supportText {
@@ -91,7 +92,7 @@ func supportTextOf(component catalog.Component, pool, version string, sv support
 	case notAVersion:
 		t.status = Unknown
 		t.reason = subject + " runs version " + strconv.Quote(version) + ", which is not a GKE version, so its end of support cannot be decided."
-		t.summary = field
+		t.evidence = apiEvidence(field)
 		return t
 	case olderThanListed:
 		t.reason = fmt.Sprintf("%s runs %s: GKE %s is older than every minor of the release schedule, so its support has ended.", subject, version, m)
@@ -106,8 +107,13 @@ func supportTextOf(component catalog.Component, pool, version string, sv support
 		days := int(end.Sub(now).Hours()/24) + 1
 		t.reason = fmt.Sprintf("%s runs %s: the end of %s support of GKE %s is %s, in %d day(s).", subject, version, sv.kind, m, end.Format(time.DateOnly), days)
 	}
-	t.summary = field + fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, sv.kind, dateOr(end))
+	t.evidence = apiEvidence(field + fmt.Sprintf(" (release schedule: GKE %s end of %s support %s)", m, sv.kind, dateOr(end)))
 	return t
+}
+
+// apiEvidence is a finding's one evidence of the Container API fields read.
+func apiEvidence(summary string) []Evidence {
+	return []Evidence{{Source: string(catalog.ContainerAPI), Summary: summary, Count: 1, Nodes: []string{}}}
 }
 
 // supportState is what the release schedule says of a version as of now.

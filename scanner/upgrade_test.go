@@ -428,10 +428,20 @@ func TestEndOfSupportSharedTexts(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("as of %s, shared texts differ (-each +shared):\n%s", now.Format(time.DateOnly), diff)
 		}
+		// Equal texts share one evidence array, which an append copies.
+		arrays, findings := map[*scanner.Evidence]bool{}, 0
 		for _, fs := range got {
 			for _, f := range fs {
 				severities[f.Severity+" "+string(f.Status)]++
+				if len(f.Evidence) != 1 || cap(f.Evidence) != 1 {
+					t.Fatalf("%s %s: evidence len %d cap %d, want 1 and 1", f.Cluster, f.NodePool, len(f.Evidence), cap(f.Evidence))
+				}
+				arrays[&f.Evidence[0]] = true
+				findings++
 			}
+		}
+		if findings > 0 && len(arrays) >= findings {
+			t.Fatalf("as of %s, %d findings have %d evidence arrays: want them shared", now.Format(time.DateOnly), findings, len(arrays))
 		}
 	}
 	if len(severities) < 3 {
