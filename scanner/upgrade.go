@@ -225,11 +225,11 @@ func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog
 type memo struct {
 	clear map[memoKey]bool
 	block map[memoKey]string
-	facts map[string]string // the keys' facts, each string made once
+	ids   map[string]uint32 // the keys' strings, numbered from 1 ("" is 0)
 }
 
 func newMemo() memo {
-	return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}, facts: map[string]string{}}
+	return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}, ids: map[string]uint32{}}
 }
 
 // memoKey is what decides whether comp at version v has findings: the
@@ -237,14 +237,28 @@ func newMemo() memo {
 // (Dataplane V2, Autopilot, the release channel for end of support, the
 // pool's image type, and whether node issues fall back to the control
 // plane's version). It must grow with the conditions the catalog can state.
+// Its strings are the memo's numbers for them (memo.id), so that a key is
+// 56 bytes to hash and keep, not 120.
 type memoKey struct {
-	kind                       catalog.Component
 	version                    catalog.Version
-	datapath, channel          string
+	kind, datapath, channel    uint32
+	image                      uint32 // the pool's image type, for subjectPool
+	facts                      uint32 // the conditions.cel outcomes that matter at version (Catalog.AppendFactsKey)
 	subject                    subjectKind
-	image                      string // the pool's image type, for subjectPool
 	autopilot, noNetworkConfig bool
-	facts                      string // the conditions.cel outcomes that matter at version (Catalog.AppendFactsKey)
+}
+
+// id is the memo's number for s.
+func (m memo) id(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	n, ok := m.ids[s]
+	if !ok {
+		n = uint32(len(m.ids) + 1)
+		m.ids[s] = n
+	}
+	return n
 }
 
 // subjectKind is what a component's node issues are decided on.
@@ -258,7 +272,7 @@ const (
 )
 
 func (m memo) keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) memoKey {
-	k := memoKey{kind: comp.kind, version: v, datapath: c.Datapath, channel: c.ReleaseChannel, autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
+	k := memoKey{kind: m.id(string(comp.kind)), version: v, datapath: m.id(c.Datapath), channel: m.id(c.ReleaseChannel), autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
 	pool := -1
 	switch {
 	case comp.kind == catalog.ControlPlane:
@@ -270,13 +284,13 @@ func (m memo) keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.
 	default:
 		for j, p := range c.NodePools {
 			if p.Name == comp.pool {
-				k.subject, k.image = subjectPool, p.ImageType
+				k.subject, k.image = subjectPool, m.id(p.ImageType)
 				pool = j
 			}
 		}
 	}
 	if c.Facts == nil && c.Object != nil {
-		k.facts = "object:" + c.Key().String() // facts not evaluated yet: this cluster's own
+		k.facts = m.id("object:" + c.Key().String()) // facts not evaluated yet: this cluster's own
 		return k
 	}
 	// Only the conditions of issues whose ranges hold v can change the
@@ -284,12 +298,11 @@ func (m memo) keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.
 	// elsewhere share it.
 	var b [48]byte
 	fk := cat.AppendFactsKey(b[:0], c.Facts, pool, v)
-	s, ok := m.facts[string(fk)]
+	id, ok := m.ids[string(fk)] // no string made to look it up
 	if !ok {
-		s = string(fk)
-		m.facts[s] = s
+		id = m.id(string(fk))
 	}
-	k.facts = s
+	k.facts = id
 	return k
 }
 
