@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -448,4 +449,67 @@ func TestEndOfSupportSharedTexts(t *testing.T) {
 		t.Fatalf("findings by severity and status %v: want HIGH and MEDIUM AFFECTED and UNKNOWN", severities)
 	}
 	t.Log(severities)
+}
+
+// TestUpgradePlansShared: a fleet planned together, where the planner's
+// memo shares answers across clusters, gives every cluster the plan it
+// gets when scanned alone. A memo key that missed something a decision
+// reads would give one cluster another's answer.
+func TestUpgradePlansShared(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 100
+	}
+	gen, err := fleetgen.Generate(fleetgen.Options{Clusters: n, Projects: n / 5, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := testkit.Catalog(t)
+	var all fleet
+	offered := map[string]scanner.Offered{}
+	for _, pc := range gen.Clusters {
+		c, err := discovery.FromProto(pc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
+		if _, ok := offered[c.Location]; !ok {
+			offered[c.Location] = discovery.OfferedFromProto(gen.ServerConfig(c.Location))
+		}
+	}
+	scan := func(src fleet) *scanner.Result {
+		res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: cat, Source: src, ScanID: "shared", Now: gen.Now,
+			Offers: discovery.OfferedByLocation{ByLocation: offered}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	together := scan(all)
+	if len(together.Clusters) != n {
+		t.Fatalf("scanned %d clusters, want %d", len(together.Clusters), n)
+	}
+	byKey := map[string][]scanner.Finding{}
+	for _, f := range together.Findings {
+		k := f.ProjectID + "/" + f.Location + "/" + f.Cluster
+		byKey[k] = append(byKey[k], f)
+	}
+	planned := 0
+	for i, c := range all {
+		alone := scan(fleet{c})
+		want, got := alone.Clusters[0], together.Clusters[slices.IndexFunc(together.Clusters, func(r scanner.ClusterRecord) bool { return r.Key() == c.Key() })]
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("cluster %d %s: record planned with the fleet differs (-alone +together):\n%s", i, c.Key(), diff)
+		}
+		if diff := cmp.Diff(alone.Findings, byKey[c.ProjectID+"/"+c.Location+"/"+c.Name], cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("cluster %d %s: findings planned with the fleet differ (-alone +together):\n%s", i, c.Key(), diff)
+		}
+		if want.UpgradeControlPlaneTo != "" {
+			planned++
+		}
+	}
+	if planned < n/10 {
+		t.Fatalf("%d of %d clusters have a control-plane target: the fleet does not exercise the planner", planned, n)
+	}
+	t.Logf("%d of %d clusters planned a control-plane upgrade", planned, n)
 }
