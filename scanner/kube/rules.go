@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -379,7 +380,7 @@ type portSetting struct {
 // container that runs sysctl or writes the /proc/sys file.
 func ephemeralPortRange(k *catalog.KubernetesCheck, o *Objects) Verdict {
 	lo, hi := k.Ports()
-	writes := newPortRangeWrites(k.Sysctl)
+	writes := portRangeWritesOf(k.Sysctl)
 	var settings []portSetting
 	o.PodTemplates(func(kind, name string, spec *corev1.PodSpec) {
 		object := kind + " " + name
@@ -480,6 +481,20 @@ type portRangeWrites struct {
 	sysctl *regexp.Regexp // group 1: a quote opening "KEY=VALUE"
 	proc   *regexp.Regexp // group 1: the redirection or tee
 }
+
+// portRangeWritesOf is newPortRangeWrites of sysctl, compiled once: a scan
+// evaluates the check on every object it reads.
+func portRangeWritesOf(sysctl string) portRangeWrites {
+	if w, ok := compiledWrites.Load(sysctl); ok {
+		return w.(portRangeWrites)
+	}
+	w, _ := compiledWrites.LoadOrStore(sysctl, newPortRangeWrites(sysctl))
+	return w.(portRangeWrites)
+}
+
+// compiledWrites holds portRangeWritesOf's regexps by sysctl name: a
+// catalog's checks name a few.
+var compiledWrites sync.Map
 
 func newPortRangeWrites(sysctl string) portRangeWrites {
 	parts := strings.FieldsFunc(sysctl, func(r rune) bool { return r == '.' || r == '/' })

@@ -633,3 +633,28 @@ func TestAgentRandomFullyMatchesDaemonSets(t *testing.T) {
 		t.Errorf("compared %d DaemonSets, want the file's 20 or more", compared)
 	}
 }
+
+// TestPortRangeWritesCompiledOnce: the check's regexps are compiled once
+// per sysctl name (the check runs on every object a scan reads), and each
+// name gets its own.
+func TestPortRangeWritesCompiledOnce(t *testing.T) {
+	a, b := portRangeWritesOf("net.ipv4.ip_local_port_range"), portRangeWritesOf("net.ipv4.ip_local_reserved_ports")
+	if again := portRangeWritesOf("net.ipv4.ip_local_port_range"); again.sysctl != a.sysctl || again.proc != a.proc {
+		t.Error("the same sysctl was compiled twice")
+	}
+	for _, tc := range []struct {
+		w    portRangeWrites
+		line string
+		want bool
+	}{
+		{a, "sysctl -w net.ipv4.ip_local_port_range=30000", true},
+		{a, "sysctl -w net.ipv4.ip_local_reserved_ports=30000", false},
+		{b, "sysctl -w net.ipv4.ip_local_reserved_ports=30000", true},
+		{b, "echo 30000 > /proc/sys/net/ipv4/ip_local_port_range", false},
+		{a, "echo 30000 > /proc/sys/net/ipv4/ip_local_port_range", true},
+	} {
+		if got := tc.w.sysctl.MatchString(tc.line) || tc.w.proc.MatchString(tc.line); got != tc.want {
+			t.Errorf("%s on %q: matched %v, want %v", tc.w.sysctl, tc.line, got, tc.want)
+		}
+	}
+}
