@@ -352,18 +352,25 @@ func CheckValue(raw []byte) error {
 	case v.Kind == List:
 		return EachValue(v.Bytes, func(e Value) error { return CheckValue(e.Raw) })
 	case v.Kind == Object:
-		for b := v.Bytes; len(b) > 0; {
-			_, val, rest, err := Entry(b)
-			if err != nil {
+		return CheckStruct(v.Bytes)
+	}
+	return nil
+}
+
+// CheckStruct is CheckValue of a Struct's wire bytes: whether a reader
+// that skips the whole Struct skips what proto would read.
+func CheckStruct(b []byte) error {
+	for len(b) > 0 {
+		_, val, rest, err := Entry(b)
+		if err != nil {
+			return err
+		}
+		if val != nil {
+			if err := CheckValue(val); err != nil {
 				return err
 			}
-			if val != nil {
-				if err := CheckValue(val); err != nil {
-					return err
-				}
-			}
-			b = rest
 		}
+		b = rest
 	}
 	return nil
 }

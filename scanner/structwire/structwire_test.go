@@ -161,6 +161,29 @@ func TestReadValue(t *testing.T) {
 			t.Errorf("%s: ReadValue = %v, want ErrOdd", name, err)
 		}
 	}
+	// A Struct is checked as far down as it goes.
+	nested, err := proto.Marshal(structOf(t, map[string]any{"a": map[string]any{"b": []any{"c", 1.0, nil}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckStruct(nested); err != nil {
+		t.Errorf("CheckStruct of a nested Struct: %v", err)
+	}
+	entry := func(val []byte) []byte {
+		e := protowire.AppendBytes(protowire.AppendTag(protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "k"), 2, protowire.BytesType), val)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), e)
+	}
+	listOf := func(val []byte) []byte {
+		l := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), val)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), l)
+	}
+	badUTF8 := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff")
+	for name, raw := range map[string][]byte{"truncated": nested[:len(nested)-1], "a value not UTF-8": entry(badUTF8),
+		"deep in a list": entry(listOf(badUTF8)), "a value of no kind": entry([]byte{})} {
+		if err := CheckStruct(raw); err != ErrOdd {
+			t.Errorf("%s: CheckStruct = %v, want ErrOdd", name, err)
+		}
+	}
 	// Two scalar kinds: the last wins, as in proto.
 	if v, err := ReadValue(append(append([]byte{}, str...), num...)); err != nil || v.Kind != Number {
 		t.Errorf("string then number: %+v, %v", v, err)
