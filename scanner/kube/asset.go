@@ -44,7 +44,8 @@ var k8sAssetName = regexp.MustCompile(`^//container\.googleapis\.com/projects/([
 // clusters included. Load lists them once, type by type, 1,000 a page
 // (the calls are about the objects / 1,000); only the objects that can
 // change a check's verdict are kept, so memory grows with what the checks
-// find, not with the fleet.
+// find, not with the fleet, and only those that hold what a check looks
+// for are decoded (needles).
 type AssetInventory struct {
 	Client   *asset.Client
 	Scope    scanner.Scope
@@ -84,12 +85,9 @@ func (a *AssetInventory) load(ctx context.Context) error {
 		size = 1000
 	}
 	total := 0
+	wanted := needlesOf(checks)
 	for _, k := range assetKinds {
-		// Each object's JSON is written from the wire (structwire).
-		codec := structwire.NewCodec(func(_ *assetpb.Asset, data []byte) ([]byte, bool) {
-			raw, err := appendObjectJSON(nil, k.kind, k.apiVersion, data)
-			return raw, err == nil
-		})
+		codec := objectCodec(k.kind, k.apiVersion, wanted)
 		req := &assetpb.ListAssetsRequest{Parent: a.Scope.String(), AssetTypes: []string{k.assetType},
 			ContentType: assetpb.ContentType_RESOURCE, PageSize: int32(size)}
 		for token := ""; ; {
@@ -105,8 +103,8 @@ func (a *AssetInventory) load(ctx context.Context) error {
 				return fmt.Errorf("list %s objects in %s with Cloud Asset Inventory: %w", k.assetType, a.Scope, err)
 			}
 			for _, as := range page {
-				raw, _ := codec.Take(as)
-				a.add(k.kind, k.apiVersion, as, raw, checks)
+				w, _ := codec.Take(as)
+				a.add(k.kind, k.apiVersion, as, w, checks)
 			}
 			total += len(page)
 			if a.Progress != nil {
@@ -121,16 +119,40 @@ func (a *AssetInventory) load(ctx context.Context) error {
 	return nil
 }
 
-// add decodes one object and keeps it when it can change a verdict;
-// written is its JSON as the codec wrote it (nil: from as.Resource.Data).
-func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, written []byte, checks []*catalog.KubernetesCheck) {
+// objectCodec is the codec of one kind's listing: each object's JSON is
+// written from the wire (structwire), unless it holds none of its kind's
+// needles; then it is only checked to be what proto reads.
+func objectCodec(kind, apiVersion string, wanted needles) *structwire.Codec[wireObject] {
+	return structwire.NewCodec(func(_ *assetpb.Asset, data []byte) (wireObject, bool) {
+		if !wanted.mayMatter(kind, data) {
+			return wireObject{skip: true}, structwire.CheckStruct(data) == nil
+		}
+		raw, err := appendObjectJSON(nil, kind, apiVersion, data)
+		return wireObject{json: raw}, err == nil
+	})
+}
+
+// wireObject is what the codec made of one object's resource.data: its
+// JSON, or skip when it holds none of its kind's needles.
+type wireObject struct {
+	json []byte
+	skip bool
+}
+
+// add decodes one object and keeps it when it can change a verdict; w is
+// what the codec made of it (zero: as.Resource.Data holds it, and it is
+// decoded whatever it holds).
+func (a *AssetInventory) add(kind, apiVersion string, as *assetpb.Asset, w wireObject, checks []*catalog.KubernetesCheck) {
 	m := k8sAssetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return // not an object of a GKE cluster
 	}
 	key := scanner.ClusterKey{ProjectID: m[1], Location: m[2], Name: m[3]}
 	a.seen[key]++
-	raw, err := objectJSON(kind, apiVersion, as, written)
+	if w.skip {
+		return // it can change no verdict (needles)
+	}
+	raw, err := objectJSON(kind, apiVersion, as, w.json)
 	var one Objects
 	if err == nil {
 		err = one.addKind(kind, raw) // the asset type's kind: objectJSON set it

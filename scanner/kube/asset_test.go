@@ -5,6 +5,7 @@ import (
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"github.com/fleetscan/fleetscan/scanner"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -59,7 +60,7 @@ func TestAssetInventoryUndecodable(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "//container.googleapis.com/projects/shop-prod/locations/europe-west1/clusters/web/k8s/namespaces/shop/services/web"
-	a.add("Service", "v1", &assetpb.Asset{Name: name, Resource: &assetpb.Resource{Data: bad}}, nil, nil)
+	a.add("Service", "v1", &assetpb.Asset{Name: name, Resource: &assetpb.Resource{Data: bad}}, wireObject{}, nil)
 	_, covered, err := a.Check(t.Context(), &scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web"}, nil)
 	want := "1 Kubernetes object(s) in Cloud Asset Inventory could not be read, e.g. " + name +
 		": json: cannot unmarshal number into Go struct field ServiceSpec.spec.type of type v1.ServiceType"
@@ -72,6 +73,60 @@ func TestAssetInventoryUndecodable(t *testing.T) {
 	_, _, err = a.Check(t.Context(), &scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "api"}, nil)
 	if err == nil || err.Error() != "Cloud Asset Inventory holds no Kubernetes objects of this cluster (every cluster has at least the default/kubernetes Service)" {
 		t.Errorf("a cluster without objects: %v", err)
+	}
+}
+
+// Through a listing's codec, an object that holds none of its kind's
+// needles is counted but neither written nor decoded, so one that would
+// not decode is no error: it holds nothing a check reads. One that holds a
+// needle and does not decode makes its cluster undecidable.
+func TestAssetInventoryNeedles(t *testing.T) {
+	a := &AssetInventory{}
+	a.once.Do(func() {})
+	a.objects, a.seen, a.broken = map[scanner.ClusterKey]*Objects{}, map[scanner.ClusterKey]int{}, map[scanner.ClusterKey][]string{}
+	prefix := "//container.googleapis.com/projects/shop-prod/locations/europe-west1/clusters/web/k8s/namespaces/shop/services/"
+	var page []byte
+	for name, spec := range map[string]map[string]any{
+		"nodeport-bad": {"type": "NodePort", "ports": 7.0},
+		"number-type":  {"type": 7.0},
+		"clusterip":    {"type": "ClusterIP"},
+		"loadbalancer": {"type": "LoadBalancer"},
+	} {
+		data, err := structpb.NewStruct(map[string]any{"metadata": map[string]any{"name": name, "namespace": "shop"}, "spec": spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := proto.Marshal(&assetpb.Asset{Name: prefix + name, AssetType: "k8s.io/Service", Resource: &assetpb.Resource{Data: data}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page = protowire.AppendBytes(protowire.AppendTag(page, 2, protowire.BytesType), b)
+	}
+	codec := objectCodec("Service", "v1", needlesOf(nil))
+	var resp assetpb.ListAssetsResponse
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(page)}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	skipped := 0
+	for _, as := range resp.Assets {
+		w, ok := codec.Take(as)
+		if !ok || as.GetResource().GetData() != nil {
+			t.Fatalf("%s: the codec did not read its data", as.Name)
+		}
+		if w.skip {
+			skipped++
+		}
+		a.add("Service", "v1", as, w, nil)
+	}
+	key := scanner.ClusterKey{ProjectID: "shop-prod", Location: "europe-west1", Name: "web"}
+	if skipped != 2 || a.seen[key] != 4 || len(a.objects[key].Services) != 1 || a.objects[key].Services[0].Name != "loadbalancer" {
+		t.Errorf("skipped %d, seen %d, kept %+v: want 2 skipped of 4 seen, the LoadBalancer kept", skipped, a.seen[key], a.objects[key])
+	}
+	_, _, err := a.Check(t.Context(), &scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web"}, nil)
+	want := "1 Kubernetes object(s) in Cloud Asset Inventory could not be read, e.g. " + prefix + "nodeport-bad" +
+		": json: cannot unmarshal number into Go struct field ServiceSpec.spec.ports of type []v1.ServicePort"
+	if err == nil || err.Error() != want {
+		t.Errorf("Check() = %v\nwant the error %s", err, want)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
 // ObjectJSON is objectJSON of an asset holding data, for tests outside the
@@ -27,4 +29,30 @@ func MarshalObject(kind, apiVersion string, data *structpb.Struct) ([]byte, erro
 		return nil, err
 	}
 	return marshalObject(kind, apiVersion, b)
+}
+
+// Needled reads one object of kind as Load does: skipped reports whether
+// its data holds none of the needles of checks (the codec then skips it),
+// and kept whether matters keeps it once decoded (err: it does not decode).
+func Needled(kind string, data *structpb.Struct, checks []*catalog.KubernetesCheck) (skipped, kept bool, err error) {
+	b, err := proto.Marshal(data)
+	if err != nil {
+		return false, false, err
+	}
+	skipped = !needlesOf(checks).mayMatter(kind, b)
+	apiVersion := ""
+	for _, k := range assetKinds {
+		if k.kind == kind {
+			apiVersion = k.apiVersion
+		}
+	}
+	raw, err := objectJSON(kind, apiVersion, &assetpb.Asset{Resource: &assetpb.Resource{Data: data}}, nil)
+	if err != nil {
+		return skipped, false, err
+	}
+	var one Objects
+	if err := one.addKind(kind, raw); err != nil {
+		return skipped, false, err
+	}
+	return skipped, matters(&one, checks), nil
 }
