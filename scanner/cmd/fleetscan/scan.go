@@ -153,10 +153,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "table":
 		err = writeTable(stdout, res, opt.Catalog)
 	case "json":
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
+		err = writeJSON(stdout, res)
 	case "ndjson":
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
