@@ -47,6 +47,8 @@ func Evaluate(k *catalog.KubernetesCheck, o *Objects) Verdict {
 	if k == nil {
 		return Verdict{Outcome: catalog.Undecided, Reason: "cannot be checked: the issue has no kubernetes check"}
 	}
+	// A new rule also gets its needles (needlesOf), or Cloud Asset
+	// Inventory's objects are all decoded for it.
 	switch k.Rule {
 	case catalog.RuleIPMasqRandomFully:
 		return ipMasqRandomFully(k, o)
