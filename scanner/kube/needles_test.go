@@ -2,8 +2,6 @@ package kube_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -52,22 +50,9 @@ func TestNeedlesSound(t *testing.T) {
 			}
 		}
 	}
-	files, err := filepath.Glob("../../testdata/demo/kube/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no kubectl dumps: %v", err)
-	}
-	rules, _ := filepath.Glob("testdata/rules/*.json")
-	for _, p := range append(files, rules...) {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var list struct{ Items []json.RawMessage }
-		if err := json.Unmarshal(raw, &list); err != nil {
-			t.Fatal(p, err)
-		}
-		for _, it := range list.Items {
-			corpus = append(corpus, object{p, it})
+	for _, pattern := range []string{"../../testdata/demo/kube/*.json", "testdata/rules/*.json"} {
+		for _, it := range listItems(t, pattern) {
+			corpus = append(corpus, object{it.file, it.raw})
 		}
 	}
 	for _, e := range needleEdges {

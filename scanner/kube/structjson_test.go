@@ -41,6 +41,37 @@ func structOf(t testing.TB, raw []byte) *structpb.Struct {
 	return &s
 }
 
+// listItem is one item of a kubectl List file.
+type listItem struct {
+	file string
+	raw  json.RawMessage
+}
+
+// listItems reads the items of the kubectl List files that pattern
+// matches, and fails when it matches none.
+func listItems(t *testing.T, pattern string) []listItem {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no kubectl Lists match %s: %v", pattern, err)
+	}
+	var items []listItem
+	for _, p := range files {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct{ Items []json.RawMessage }
+		if err := json.Unmarshal(raw, &list); err != nil {
+			t.Fatal(p, err)
+		}
+		for _, it := range list.Items {
+			items = append(items, listItem{p, it})
+		}
+	}
+	return items
+}
+
 // objectEdges are objects at encoding/json's and lenient's edges.
 var objectEdges = []string{
 	`{}`,
@@ -72,25 +103,11 @@ func TestObjectJSONMatchesMarshal(t *testing.T) {
 			n++
 		}
 	}
-	dumps, err := filepath.Glob("../../testdata/demo/kube/*.json")
-	if err != nil || len(dumps) == 0 {
-		t.Fatalf("no kubectl dumps: %v", err)
-	}
-	for _, p := range dumps {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
+	for _, it := range listItems(t, "../../testdata/demo/kube/*.json") {
+		if !checkObjectJSON(t, structOf(t, it.raw)) {
+			t.Fatalf("a dumped object took the Struct path: %.200s", it.raw)
 		}
-		var list struct{ Items []json.RawMessage }
-		if err := json.Unmarshal(raw, &list); err != nil {
-			t.Fatal(p, err)
-		}
-		for _, it := range list.Items {
-			if !checkObjectJSON(t, structOf(t, it)) {
-				t.Fatalf("a dumped object took the Struct path: %.200s", it)
-			}
-			n++
-		}
+		n++
 	}
 	for _, raw := range objectEdges {
 		checkObjectJSON(t, structOf(t, []byte(raw)))
