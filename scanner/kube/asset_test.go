@@ -122,6 +122,24 @@ func TestAssetInventoryNeedles(t *testing.T) {
 	if skipped != 2 || a.seen[key] != 4 || len(a.objects[key].Services) != 1 || a.objects[key].Services[0].Name != "loadbalancer" {
 		t.Errorf("skipped %d, seen %d, kept %+v: want 2 skipped of 4 seen, the LoadBalancer kept", skipped, a.seen[key], a.objects[key])
 	}
+	// An object skipped unread must still be what proto reads: data that
+	// is not fails the call with proto's words, as without the needles.
+	bad := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff") // a string Value not UTF-8
+	entry := protowire.AppendBytes(protowire.AppendTag(protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "name"), 2, protowire.BytesType), bad)
+	data := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), entry)
+	resource := protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), data)
+	asset := protowire.AppendBytes(protowire.AppendTag(protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), prefix+"odd"), 3, protowire.BytesType), resource)
+	odd := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), asset)
+	var viaProto assetpb.ListAssetsResponse
+	perr := proto.Unmarshal(odd, &viaProto)
+	if perr == nil {
+		t.Fatal("proto reads a string that is not UTF-8")
+	}
+	var viaCodec assetpb.ListAssetsResponse
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(odd)}, &viaCodec); err == nil || err.Error() != perr.Error() || codec.Kept() != 0 {
+		t.Errorf("a page with data proto refuses: %v (kept %d), want proto's %v", err, codec.Kept(), perr)
+	}
+
 	_, _, err := a.Check(t.Context(), &scanner.Cluster{ProjectID: "shop-prod", Location: "europe-west1", Name: "web"}, nil)
 	want := "1 Kubernetes object(s) in Cloud Asset Inventory could not be read, e.g. " + prefix + "nodeport-bad" +
 		": json: cannot unmarshal number into Go struct field ServiceSpec.spec.ports of type []v1.ServicePort"
