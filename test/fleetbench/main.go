@@ -11,6 +11,11 @@
 // max_calls_per_cluster; -typical pads every cluster to
 // fleetgen.TypicalCluster (480 objects).
 //
+// With -cli FILE the scan is the fleetscan binary FILE's, run as a user
+// would (scan --organization … --format ndjson, its output counted and
+// discarded), and the line is "bench":"cli": that process's wall, CPU and
+// peak RSS, its start and its output included.
+//
 // The fakes run in a child process (fleetbench -serve) so that peak_rss_mb
 // is the scanner's own: clients, the streamed pages, and the results. The
 // scan uses the production settings: default retry policy, the Logging rate
@@ -69,6 +74,7 @@ type config struct {
 	memProfile         string
 	function           bool
 	goBench            string
+	cli                string // the fleetscan binary to measure, instead of a scan in this process
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -83,6 +89,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.BoolVar(&c.serve, "serve", false, "internal: serve the fakes until stdin closes")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write the heap profile after the scan (the result still live) to FILE")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the scan's CPU profile (the scanner's process, not the fakes') to FILE")
+	fs.StringVar(&c.cli, "cli", "", "measure the fleetscan binary FILE (scan --format ndjson, its output discarded) as a child process, instead of the scan in this process")
 	fs.BoolVar(&c.function, "function", false, "instead: build the function as the buildpack does, and measure its binary and its start to the first request served")
 	fs.StringVar(&c.goBench, "gobench", "", "instead: print the figures of FILE, go test -bench output, as JSON lines with their targets")
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +103,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if err := kube.ValidSource(c.kubernetes); err != nil {
 		return fmt.Errorf("-kubernetes %w", err)
+	}
+	if c.cli != "" && c.kubernetes == kube.SourceAPI {
+		return fmt.Errorf("-cli with -kubernetes api: the CLI would need Google credentials for the clusters' APIs")
 	}
 	if !c.serve {
 		return bench(c, stdout)
@@ -190,107 +200,14 @@ func bench(c config, stdout io.Writer) error {
 		return err
 	}
 
-	ctx := context.Background()
-	ep := gcpclient.Endpoints{"asset": grpcAddr, "container": grpcAddr, "resourcemanager": grpcAddr, "logging": grpcAddr}
-	scope, err := scanner.ParseScope(org)
-	if err != nil {
-		return err
-	}
-	// The versions offered per location, one GetServerConfig each.
-	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
-	if err != nil {
-		return err
-	}
-	defer cm.Close()
-	var src scanner.Source
-	switch c.mode {
-	case discovery.ModeAssetInventory:
-		ac, err := asset.NewClient(ctx, ep.Options("asset")...)
-		if err != nil {
-			return err
-		}
-		defer ac.Close()
-		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy}
-	case discovery.ModeContainerAPI:
-		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
-		if err != nil {
-			return err
-		}
-		defer pc.Close()
-		fc, err := resourcemanager.NewFoldersClient(ctx, ep.Options("resourcemanager")...)
-		if err != nil {
-			return err
-		}
-		defer fc.Close()
-		src = &discovery.ContainerAPI{Clusters: cm, Projects: pc, Folders: fc, Scope: scope, Policy: gcpclient.DefaultPolicy}
-	default:
-		return fmt.Errorf("unknown mode %q", c.mode)
-	}
-	lc, err := logging.NewClient(ctx, ep.Options("logging")...)
-	if err != nil {
-		return err
-	}
-	defer lc.Close()
-	lp := gcpclient.DefaultPolicy
-	lp.Limiter = evidence.NewLimiter()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		return err
-	}
-
-	var ac *asset.Client
-	if c.kubernetes == kube.SourceAssetInventory {
-		if ac, err = asset.NewClient(ctx, ep.Options("asset")...); err != nil {
-			return err
-		}
-		defer ac.Close()
-	}
-	inCluster, err := kube.Live(kube.LiveOptions{Source: c.kubernetes, Scope: scope, Asset: ac, Catalog: cat, Policy: gcpclient.DefaultPolicy,
-		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench"})})
-	if err != nil {
-		return err
-	}
-
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-	}
-	var before syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &before) // generating the fleet is not the scan's CPU
-	start := time.Now()
-	res, err := scanner.Scan(ctx, scanner.Options{
-		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp}, InCluster: inCluster,
-		Offers: &discovery.ServerConfigs{Client: cm, Policy: gcpclient.DefaultPolicy},
-		ScanID: "bench", Now: now,
-	})
-	wall := time.Since(start)
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
-	if c.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if c.memProfile != "" {
-		f, err := os.Create(c.memProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		runtime.GC() // the profile shows what is live: the result, not the scan's garbage
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			return err
-		}
+	var m measured
+	if c.cli != "" {
+		m, err = runCLI(c, grpcAddr, org, now)
+	} else {
+		m, err = scanHere(c, grpcAddr, org, now)
 	}
 	if err != nil {
 		return err
-	}
-	if res.Summary.Clusters != c.clusters {
-		return fmt.Errorf("scanned %d clusters, want %d", res.Summary.Clusters, c.clusters)
 	}
 
 	resp, err := http.Get("http://" + httpAddr + "/calls")
@@ -312,16 +229,172 @@ func bench(c config, stdout io.Writer) error {
 	if c.kubernetes != "" {
 		bench = "in-cluster"
 	}
+	if c.cli != "" {
+		bench = "cli"
+	}
+	return json.NewEncoder(stdout).Encode(result{
+		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, Clusters: c.clusters, Projects: c.projects, Objects: objects,
+		APICalls: total, CallsByMethod: calls, MaxCallsPerCluster: m.perCluster,
+		Targets: fleetTargets(c),
+		WallS:   round(m.wall.Seconds()), CPUS: round(m.cpu), PeakRSSMB: round(float64(m.maxRSS) / 1024), Findings: m.findings,
+	})
+}
+
+// measured is one scan's figures.
+type measured struct {
+	wall       time.Duration
+	cpu        float64 // user+sys seconds
+	maxRSS     int64   // KiB
+	findings   int
+	perCluster int // -kubernetes api: the most list calls one cluster's API took
+}
+
+// runCLI runs the fleetscan binary c.cli on the fakes at grpcAddr, as a user
+// would (its findings as ndjson, counted and discarded), and measures that
+// process.
+func runCLI(c config, grpcAddr, org string, now time.Time) (measured, error) {
+	args := []string{"scan", "--organization", strings.TrimPrefix(org, "organizations/"), "--discovery", c.mode,
+		"--format", "ndjson", "--as-of", now.Format(time.RFC3339), "--scan-id", "bench"}
+	if c.kubernetes != "" {
+		args = append(args, "--kubernetes", c.kubernetes)
+	}
+	cmd := exec.Command(c.cli, args...)
+	cmd.Env = append(os.Environ(), "FLEETSCAN_API_ENDPOINTS=asset="+grpcAddr+",container="+grpcAddr+",resourcemanager="+grpcAddr+",logging="+grpcAddr)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return measured{}, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return measured{}, err
+	}
+	lines := 0
+	for sc := bufio.NewScanner(out); sc.Scan(); {
+		lines++
+	}
+	err = cmd.Wait()
+	wall := time.Since(start)
+	if err != nil {
+		return measured{}, fmt.Errorf("%s: %v\n%s", c.cli, err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return measured{wall: wall, cpu: cpu(ru.Utime) + cpu(ru.Stime), maxRSS: ru.Maxrss, findings: lines}, nil
+}
+
+// scanHere scans the fakes at grpcAddr in this process, as the CLI would,
+// and measures the scan alone.
+func scanHere(c config, grpcAddr, org string, now time.Time) (measured, error) {
+	ctx := context.Background()
+	ep := gcpclient.Endpoints{"asset": grpcAddr, "container": grpcAddr, "resourcemanager": grpcAddr, "logging": grpcAddr}
+	scope, err := scanner.ParseScope(org)
+	if err != nil {
+		return measured{}, err
+	}
+	// The versions offered per location, one GetServerConfig each.
+	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
+	if err != nil {
+		return measured{}, err
+	}
+	defer cm.Close()
+	var src scanner.Source
+	switch c.mode {
+	case discovery.ModeAssetInventory:
+		ac, err := asset.NewClient(ctx, ep.Options("asset")...)
+		if err != nil {
+			return measured{}, err
+		}
+		defer ac.Close()
+		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy}
+	case discovery.ModeContainerAPI:
+		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return measured{}, err
+		}
+		defer pc.Close()
+		fc, err := resourcemanager.NewFoldersClient(ctx, ep.Options("resourcemanager")...)
+		if err != nil {
+			return measured{}, err
+		}
+		defer fc.Close()
+		src = &discovery.ContainerAPI{Clusters: cm, Projects: pc, Folders: fc, Scope: scope, Policy: gcpclient.DefaultPolicy}
+	default:
+		return measured{}, fmt.Errorf("unknown mode %q", c.mode)
+	}
+	lc, err := logging.NewClient(ctx, ep.Options("logging")...)
+	if err != nil {
+		return measured{}, err
+	}
+	defer lc.Close()
+	lp := gcpclient.DefaultPolicy
+	lp.Limiter = evidence.NewLimiter()
+	cat, err := catalog.Embedded()
+	if err != nil {
+		return measured{}, err
+	}
+
+	var ac *asset.Client
+	if c.kubernetes == kube.SourceAssetInventory {
+		if ac, err = asset.NewClient(ctx, ep.Options("asset")...); err != nil {
+			return measured{}, err
+		}
+		defer ac.Close()
+	}
+	inCluster, err := kube.Live(kube.LiveOptions{Source: c.kubernetes, Scope: scope, Asset: ac, Catalog: cat, Policy: gcpclient.DefaultPolicy,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench"})})
+	if err != nil {
+		return measured{}, err
+	}
+
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return measured{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return measured{}, err
+		}
+	}
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before) // generating the fleet is not the scan's CPU
+	start := time.Now()
+	res, err := scanner.Scan(ctx, scanner.Options{
+		Catalog: cat, Source: src, Evidence: &evidence.Logging{Client: lc, Policy: lp}, InCluster: inCluster,
+		Offers: &discovery.ServerConfigs{Client: cm, Policy: gcpclient.DefaultPolicy},
+		ScanID: "bench", Now: now,
+	})
+	wall := time.Since(start)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // Maxrss is in KiB on Linux
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if c.memProfile != "" {
+		f, err := os.Create(c.memProfile)
+		if err != nil {
+			return measured{}, err
+		}
+		defer f.Close()
+		runtime.GC() // the profile shows what is live: the result, not the scan's garbage
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return measured{}, err
+		}
+	}
+	if err != nil {
+		return measured{}, err
+	}
+	if res.Summary.Clusters != c.clusters {
+		return measured{}, fmt.Errorf("scanned %d clusters, want %d", res.Summary.Clusters, c.clusters)
+	}
+
 	var perCluster int
 	if api, ok := inCluster.(*kube.API); ok {
 		_, perCluster = api.Calls()
 	}
-	return json.NewEncoder(stdout).Encode(result{
-		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, Clusters: c.clusters, Projects: c.projects, Objects: objects,
-		APICalls: total, CallsByMethod: calls, MaxCallsPerCluster: perCluster,
-		Targets: fleetTargets(c),
-		WallS:   round(wall.Seconds()), CPUS: round(cpu(ru.Utime) + cpu(ru.Stime) - cpu(before.Utime) - cpu(before.Stime)), PeakRSSMB: round(float64(ru.Maxrss) / 1024), Findings: len(res.Findings),
-	})
+	return measured{wall: wall, cpu: cpu(ru.Utime) + cpu(ru.Stime) - cpu(before.Utime) - cpu(before.Stime), maxRSS: ru.Maxrss,
+		findings: len(res.Findings), perCluster: perCluster}, nil
 }
 
 // result is the printed line, fields in this order.
