@@ -207,15 +207,15 @@ func evaluate(cat *catalog.Catalog, c *Cluster, now time.Time) []Finding {
 	return slices.DeleteFunc(fs, func(f Finding) bool { return !decided(cat, &f) })
 }
 
-// clears reports whether c, with comp at version v, has no version-decided
-// finding on comp.
-func (m memo) clears(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version, now time.Time) bool {
-	k := m.keyOf(cat, c, comp, v)
+// clears reports whether c, with ck's component at version v, has no
+// version-decided finding on it.
+func (m memo) clears(cat *catalog.Catalog, c *Cluster, ck compKey, v catalog.Version, now time.Time) bool {
+	k := m.keyAt(cat, ck, v)
 	if r, ok := m.clear[k]; ok {
 		return r
 	}
-	cc := withVersion(c, comp, v.String())
-	r := !affects(cat, &cc, comp, now)
+	cc := withVersion(c, ck.comp, v.String())
+	r := !affects(cat, &cc, ck.comp, now)
 	m.clear[k] = r
 	return r
 }
@@ -226,10 +226,21 @@ type memo struct {
 	clear map[memoKey]bool
 	block map[memoKey]string
 	ids   map[string]uint32 // the keys' strings, numbered from 1 ("" is 0)
+	// factIDs are the numbers of the facts keys already made, by what
+	// decides them.
+	factIDs map[factsAt]uint32
 }
 
 func newMemo() memo {
-	return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}, ids: map[string]uint32{}}
+	return memo{clear: map[memoKey]bool{}, block: map[memoKey]string{}, ids: map[string]uint32{}, factIDs: map[factsAt]uint32{}}
+}
+
+// factsAt is what a key's facts are made of (Catalog.AppendFactsKey): the
+// conditions' outcomes, a pool of them, at a minor.
+type factsAt struct {
+	facts *catalog.Facts
+	pool  int
+	minor catalog.Minor
 }
 
 // memoKey is what decides whether comp at version v has findings: the
@@ -271,36 +282,60 @@ const (
 	subjectPool                      // a node pool, with its image type
 )
 
-func (m memo) keyOf(cat *catalog.Catalog, c *Cluster, comp component, v catalog.Version) memoKey {
-	k := memoKey{kind: m.id(string(comp.kind)), version: v, datapath: m.id(c.Datapath), channel: m.id(c.ReleaseChannel), autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}
-	pool := -1
+// compKey is the part of a component's memo keys that no version
+// changes, read once per component, not once per candidate version.
+type compKey struct {
+	comp  component
+	base  memoKey // its version and facts unset
+	pool  int     // the pool's index in the cluster's NodePools, -1 for none
+	facts *catalog.Facts
+	own   uint32 // facts not evaluated yet: the number of this cluster's own, else 0
+}
+
+func (m memo) keyFor(c *Cluster, comp component) compKey {
+	ck := compKey{comp: comp, pool: -1, facts: c.Facts,
+		base: memoKey{kind: m.id(string(comp.kind)), datapath: m.id(c.Datapath), channel: m.id(c.ReleaseChannel), autopilot: c.Autopilot, noNetworkConfig: c.NoNetworkConfig}}
 	switch {
 	case comp.kind == catalog.ControlPlane:
 		if len(c.NodePools) == 0 && c.NodeVersion == "" {
-			k.subject = subjectNodesOnMaster
+			ck.base.subject = subjectNodesOnMaster
 		}
 	case comp.pool == "":
-		k.subject = subjectNodes
+		ck.base.subject = subjectNodes
 	default:
 		for j, p := range c.NodePools {
 			if p.Name == comp.pool {
-				k.subject, k.image = subjectPool, m.id(p.ImageType)
-				pool = j
+				ck.base.subject, ck.base.image = subjectPool, m.id(p.ImageType)
+				ck.pool = j
 			}
 		}
 	}
 	if c.Facts == nil && c.Object != nil {
-		k.facts = m.id("object:" + c.Key().String()) // facts not evaluated yet: this cluster's own
+		ck.own = m.id("object:" + c.Key().String()) // facts not evaluated yet: this cluster's own
+	}
+	return ck
+}
+
+// keyAt is ck's key at version v.
+func (m memo) keyAt(cat *catalog.Catalog, ck compKey, v catalog.Version) memoKey {
+	k := ck.base
+	k.version = v
+	if ck.own != 0 {
+		k.facts = ck.own
 		return k
 	}
-	// Only the conditions of issues whose ranges hold v can change the
-	// answer at v: the key holds their facts alone, so clusters that differ
-	// elsewhere share it.
-	var b [48]byte
-	fk := cat.AppendFactsKey(b[:0], c.Facts, pool, v)
-	id, ok := m.ids[string(fk)] // no string made to look it up
+	// Only the conditions of issues whose ranges hold v's minor can change
+	// the answer at v: the key holds their facts alone, so clusters that
+	// differ elsewhere share it.
+	at := factsAt{ck.facts, ck.pool, v.MinorLine()}
+	id, ok := m.factIDs[at]
 	if !ok {
-		id = m.id(string(fk))
+		var b [48]byte
+		fk := cat.AppendFactsKey(b[:0], ck.facts, ck.pool, at.minor)
+		if id, ok = m.ids[string(fk)]; !ok { // no string made to look it up
+			id = m.id(string(fk))
+		}
+		m.factIDs[at] = id
 	}
 	k.facts = id
 	return k
@@ -645,11 +680,12 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 	// its own findings, raised when a pool needs more.
 	cpTarget, cpOK := master, errM == nil
 	cp := component{catalog.ControlPlane, ""}
+	cpKey := m.keyFor(c, cp)
 	if comps[cp] {
 		cpOK = false
 		if errM == nil {
 			for _, v := range candidates(o, c, catalog.ControlPlane, master, nil) {
-				if m.clears(cat, c, cp, v, now) {
+				if m.clears(cat, c, cpKey, v, now) {
 					cpTarget, cpOK = v, true
 					break
 				}
@@ -677,15 +713,16 @@ func offeredPlan(cat *catalog.Catalog, c *Cluster, o *offered, fs []Finding, idx
 				limit = &cpTarget
 			}
 			found := false
+			ck := m.keyFor(c, comp)
 			for _, v := range candidates(o, c, catalog.NodePool, cur, nil) {
-				if !m.clears(cat, c, comp, v, now) {
+				if !m.clears(cat, c, ck, v, now) {
 					continue
 				}
 				if limit != nil && limit.Less(v) {
 					// Only above the control plane's target: raise it to the
 					// lowest offered version at or above v that still clears it.
 					for _, w := range candidates(o, c, catalog.ControlPlane, v, nil) {
-						if !comps[cp] || m.clears(cat, c, cp, w, now) {
+						if !comps[cp] || m.clears(cat, c, cpKey, w, now) {
 							cpTarget, raised = w, true
 							break
 						}
@@ -751,7 +788,7 @@ func (m memo) blocking(cat *catalog.Catalog, c *Cluster, o *offered, comp compon
 	if vs := candidates(o, c, comp.kind, v, nil); len(vs) > 0 {
 		v = vs[len(vs)-1]
 	}
-	k := m.keyOf(cat, c, comp, v)
+	k := m.keyAt(cat, m.keyFor(c, comp), v)
 	if b, ok := m.block[k]; ok {
 		return b
 	}

@@ -135,11 +135,14 @@ type Issue struct {
 // Covers reports whether version v's minor is in one of the issue's
 // affected ranges: when it is not, no condition needs reading, since v is
 // not affected. It is a table lookup for every minor of Kubernetes 1.
-func (is *Issue) Covers(v Version) bool {
-	if v.Major == 1 && v.Minor >= 0 && v.Minor < 64 && !is.wide {
-		return is.minors>>v.Minor&1 == 1
+func (is *Issue) Covers(v Version) bool { return is.CoversMinor(v.MinorLine()) }
+
+// CoversMinor is Covers of any version of minor m.
+func (is *Issue) CoversMinor(m Minor) bool {
+	if m.Major == 1 && m.Minor >= 0 && m.Minor < 64 && !is.wide {
+		return is.minors>>m.Minor&1 == 1
 	}
-	return is.rangeOf(v.MinorLine()) >= 0
+	return is.rangeOf(m) >= 0
 }
 
 // Examples are Container API cluster objects in their JSON field names,

@@ -269,16 +269,16 @@ func (f *Facts) For(is *Issue, pool int) Fact {
 }
 
 // AppendFactsKey appends to b the facts of the cluster and of its pool'th
-// node pool (pool < 0: none) that can decide anything at version v, those
-// of the issues whose affected ranges hold v: what a memo of decisions at
-// v keys on. With b on the caller's stack, a lookup by string(key)
-// allocates nothing.
-func (c *Catalog) AppendFactsKey(b []byte, f *Facts, pool int, v Version) []byte {
+// node pool (pool < 0: none) that can decide anything at a version of
+// minor m, those of the issues whose affected ranges hold m (Covers): what
+// a memo of decisions at a version keys on. With b on the caller's stack, a
+// lookup by string(key) allocates nothing.
+func (c *Catalog) AppendFactsKey(b []byte, f *Facts, pool int, m Minor) []byte {
 	if f == nil {
 		return b
 	}
 	for _, is := range c.celIssues {
-		if !is.Covers(v) {
+		if !is.CoversMinor(m) {
 			continue
 		}
 		x := f.For(is, pool)
