@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/fleetscan/fleetscan/scanner"
 )
@@ -84,5 +85,62 @@ func indented(buf *bytes.Buffer, prefix string, v any) error {
 		return err
 	}
 	buf.Truncate(buf.Len() - 1)
+	return nil
+}
+
+// ndjsonBlock is how many lines writeNDJSON encodes at a time.
+const ndjsonBlock = 1024
+
+// writeNDJSON writes each element of s on its own line, as an Encoder with
+// SetEscapeHTML(false) writes it, the blocks of lines encoded on every core
+// and written in order: encoding is most of the CLI's time after a large
+// scan. At most GOMAXPROCS+1 blocks are held, encoded and not yet written,
+// each in a buffer used again.
+func writeNDJSON[E any](w io.Writer, s []E) error {
+	n := (len(s) + ndjsonBlock - 1) / ndjsonBlock
+	type block struct {
+		lines *bytes.Buffer
+		err   error
+	}
+	done := make([]chan block, n)
+	for i := range done {
+		done[i] = make(chan block, 1)
+	}
+	free := make(chan *bytes.Buffer, runtime.GOMAXPROCS(0)+1) // the buffers not held
+	for range cap(free) {
+		free <- new(bytes.Buffer)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for b := range n {
+			var buf *bytes.Buffer
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			go func() {
+				buf.Reset()
+				enc := json.NewEncoder(buf)
+				enc.SetEscapeHTML(false)
+				var err error
+				for i := b * ndjsonBlock; i < min(len(s), (b+1)*ndjsonBlock) && err == nil; i++ {
+					err = enc.Encode(&s[i])
+				}
+				done[b] <- block{buf, err}
+			}()
+		}
+	}()
+	for b := range n {
+		blk := <-done[b]
+		if blk.err != nil {
+			return blk.err
+		}
+		if _, err := w.Write(blk.lines.Bytes()); err != nil {
+			return err
+		}
+		free <- blk.lines
+	}
 	return nil
 }

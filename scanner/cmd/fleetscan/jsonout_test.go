@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetscan/fleetscan/scanner"
 )
@@ -66,3 +70,53 @@ var errWrite = errors.New("disk full")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+// writeNDJSON writes the lines the Encoder wrote, in order, for fewer
+// findings than a block, exactly a block and many blocks; and a write
+// error or an element that does not encode stops it with that error.
+func TestWriteNDJSONIsTheEncoders(t *testing.T) {
+	code, stdout, stderr := runCLI(t, demoArgs("--format", "json")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var demo scanner.Result
+	if err := json.Unmarshal([]byte(stdout), &demo); err != nil {
+		t.Fatal(err)
+	}
+	var many []scanner.Finding
+	for i := 0; len(many) < 3*ndjsonBlock+7; i++ {
+		f := demo.Findings[i%len(demo.Findings)]
+		f.Cluster += fmt.Sprint("-", i) // every line its own
+		many = append(many, f)
+	}
+	for _, fs := range [][]scanner.Finding{nil, demo.Findings, many[:ndjsonBlock], many} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		for _, f := range fs {
+			if err := enc.Encode(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got bytes.Buffer
+		if err := writeNDJSON(&got, fs); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%d findings: writeNDJSON differs from the Encoder", len(fs))
+		}
+	}
+	if err := writeNDJSON(failingWriter{}, many); !errors.Is(err, errWrite) {
+		t.Errorf("writeNDJSON to a failing writer: %v, want %v", err, errWrite)
+	}
+	bad := slices.Clone(many)
+	bad[2*ndjsonBlock+1].ScannedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // not RFC 3339
+	var out bytes.Buffer
+	err := writeNDJSON(&out, bad)
+	if err == nil || !strings.Contains(err.Error(), "year outside of range [0,9999]") {
+		t.Errorf("writeNDJSON of a finding that does not encode: %v", err)
+	}
+	if lines := bytes.Count(out.Bytes(), []byte("\n")); lines != 2*ndjsonBlock {
+		t.Errorf("%d lines written before the bad block, want the %d of the blocks before it", lines, 2*ndjsonBlock)
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -155,13 +154,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "json":
 		err = writeJSON(stdout, res)
 	case "ndjson":
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		for _, f := range res.Findings {
-			if err = enc.Encode(f); err != nil {
-				break
-			}
-		}
+		err = writeNDJSON(stdout, res.Findings)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write output: %w", err)
