@@ -88,8 +88,8 @@ func indented(buf *bytes.Buffer, prefix string, v any) error {
 	return nil
 }
 
-// ndjsonBlock is how many lines writeNDJSON encodes at a time.
-const ndjsonBlock = 1024
+// ndjsonBlock is how many lines writeNDJSON encodes at a time: about 400 KB.
+const ndjsonBlock = 256
 
 // writeNDJSON writes each element of s on its own line, as an Encoder with
 // SetEscapeHTML(false) writes it, the blocks of lines encoded on every core
