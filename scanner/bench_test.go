@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/test/fleetgen"
 	"github.com/fleetscan/fleetscan/test/testkit"
@@ -72,20 +73,33 @@ func BenchmarkMatch(b *testing.B) {
 
 // BenchmarkFacts evaluates the catalog's CEL conditions on every cluster
 // of the fleet and its node pools, once each, as Scan does when it reads a
-// cluster (clusters/s).
+// cluster (clusters/s): with a scan's memo of the outcomes by the values
+// read, and (memo=none) with CEL every time.
 func BenchmarkFacts(b *testing.B) {
 	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 10_000, Projects: 2_000, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	cat := testkit.Catalog(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, pc := range fleet.Clusters {
-			cat.Facts(pc)
+	for _, memo := range []bool{true, false} {
+		name := "memo=scan"
+		if !memo {
+			name = "memo=none"
 		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var fm *catalog.FactsMemo
+				if memo {
+					fm = catalog.NewFactsMemo() // one scan's
+				}
+				for _, pc := range fleet.Clusters {
+					cat.FactsWith(pc, fm)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(fleet.Clusters))/b.Elapsed().Seconds(), "clusters/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*len(fleet.Clusters))/b.Elapsed().Seconds(), "clusters/s")
 }
 
 // BenchmarkScanUpgradePlan scans the same fleet with the versions its

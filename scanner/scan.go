@@ -194,6 +194,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 	projects := map[string]bool{}
 	var eos []Finding // a cluster's end-of-support findings, reused
 	shared := interner{strings: map[string]string{}, facts: map[string]*catalog.Facts{}}
+	outcomes := catalog.NewFactsMemo()
 	texts := supportTexts{}
 	found := func(c Cluster) {
 		if seen[c.Key()] {
@@ -205,7 +206,7 @@ func Scan(ctx context.Context, opt Options) (*Result, error) {
 		// The catalog's CEL conditions are evaluated once, here; matching and
 		// upgrade planning read the facts, and the object is let go.
 		if c.Facts == nil {
-			c.Facts = opt.Catalog.Facts(c.Object)
+			c.Facts = opt.Catalog.FactsWith(c.Object, outcomes)
 		}
 		c.Object = nil
 		shared.cluster(&c)

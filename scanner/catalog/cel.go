@@ -91,6 +91,10 @@ type celCondition struct {
 	// subject on a later minor is never affected, now or after an upgrade,
 	// so its fact is not evaluated.
 	maxMinor Minor
+	// memo: the expression reads the objects through paths alone, so its
+	// outcome is kept by their values (FactsMemo).
+	memo  bool
+	paths []readPath
 }
 
 type readField struct {
@@ -171,6 +175,7 @@ func (is *Issue) compileCEL() []string {
 		return []string{fmt.Sprintf("%s: %v", at, err)}
 	}
 	is.cel = &celCondition{prg: prg, text: oneLine(e.Text), pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
+	is.cel.paths, is.cel.memo = memoPaths(tree)
 	return is.checkExamples()
 }
 
@@ -296,7 +301,11 @@ func (c *Catalog) hasCEL() bool { return c.celCluster+c.celPool > 0 }
 // Facts evaluates every conditions.cel of the catalog on a cluster: those
 // of scope cluster once, those of scope node_pool once per node pool.
 // A nil pc (no object read) gives nil: every condition is then undecided.
-func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
+func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts { return c.FactsWith(pc, nil) }
+
+// FactsWith is Facts, each outcome taken from fm when the values its
+// condition reads were seen in an earlier cluster (fm nil: none kept).
+func (c *Catalog) FactsWith(pc *containerpb.Cluster, fm *FactsMemo) *Facts {
 	if pc == nil || !c.hasCEL() {
 		return nil
 	}
@@ -321,7 +330,7 @@ func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
 		if masterErr == nil && k.maxMinor.Compare(master.MinorLine()) < 0 {
 			continue // never affected: left unevaluated
 		}
-		f.Cluster[k.index], seen = k.evalSeen(seen, vars, cm, nil)
+		f.Cluster[k.index], seen = k.evalSeen(seen, fm, vars, cm, nil)
 	}
 	for j, np := range pools {
 		vars.pool = np
@@ -337,7 +346,7 @@ func (c *Catalog) Facts(pc *containerpb.Cluster) *Facts {
 				continue
 			}
 			var fact Fact
-			fact, seen = k.evalSeen(seen, vars, cm, pm)
+			fact, seen = k.evalSeen(seen, fm, vars, cm, pm)
 			f.Pools[j][k.index] = fact
 		}
 	}
@@ -352,13 +361,13 @@ type evaluated struct {
 
 // evalSeen is eval, unless a condition with the same text was evaluated
 // for this subject (seen, which it returns with this one added).
-func (k *celCondition) evalSeen(seen []evaluated, vars *celVars, cluster, pool protoreflect.Message) (Fact, []evaluated) {
+func (k *celCondition) evalSeen(seen []evaluated, fm *FactsMemo, vars *celVars, cluster, pool protoreflect.Message) (Fact, []evaluated) {
 	for _, e := range seen {
 		if e.text == k.text {
 			return e.fact, seen
 		}
 	}
-	f := k.eval(vars, cluster, pool)
+	f := fm.eval(k, vars, cluster, pool)
 	return f, append(seen, evaluated{k.text, f})
 }
 
@@ -378,15 +387,29 @@ func (v *celVars) ResolveName(name string) (any, bool) {
 func (v *celVars) Parent() interpreter.Activation { return nil }
 
 func (k *celCondition) eval(vars *celVars, cluster, pool protoreflect.Message) Fact {
+	if f, missing := k.missing(cluster, pool); missing {
+		return f
+	}
+	return k.evalPresent(vars)
+}
+
+// missing is the fact of a subject that lacks a section every real
+// cluster has and the condition reads.
+func (k *celCondition) missing(cluster, pool protoreflect.Message) (Fact, bool) {
 	for _, r := range k.reads {
 		m := cluster
 		if r.pool {
 			m = pool
 		}
 		if !m.Has(r.fd) {
-			return Fact{State: FactUndecided, Why: "has no " + r.fd.JSONName() + " in the input (a trimmed dump?), which the issue's condition reads"}
+			return Fact{State: FactUndecided, Why: "has no " + r.fd.JSONName() + " in the input (a trimmed dump?), which the issue's condition reads"}, true
 		}
 	}
+	return Fact{}, false
+}
+
+// evalPresent runs the condition on a subject that has what it reads.
+func (k *celCondition) evalPresent(vars *celVars) Fact {
 	out, _, err := k.prg.Eval(vars)
 	if err != nil {
 		return Fact{State: FactUndecided, Why: "could not be evaluated against the issue's condition: " + err.Error()}

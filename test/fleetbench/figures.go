@@ -145,8 +145,11 @@ func goBench(path string, stdout io.Writer) error {
 		case name == "BenchmarkFindingKey":
 			bench = "finding_key" // a floor of match's cost per finding
 			fig["ns_per_key"] = m["ns/op"]
-		case name == "BenchmarkFacts":
+		case name == "BenchmarkFacts/memo=scan":
 			bench = "facts"
+			fig["clusters_per_s"] = round(m["clusters/s"])
+		case name == "BenchmarkFacts/memo=none":
+			bench = "facts_without_memo"
 			fig["clusters_per_s"] = round(m["clusters/s"])
 		case name == "BenchmarkScanUpgradePlan":
 			bench = "upgrade_plan"
