@@ -463,16 +463,30 @@ func between(e Evidence) string {
 // sortFindings orders by severity (most severe first), issue, project,
 // location, cluster and node pool, so output is stable.
 func sortFindings(fs []Finding) {
+	// Each severity's rank is read once, not at every comparison, and a
+	// comparison reads no further than the first field that differs.
+	ranks := make([]int8, len(fs))
+	for i := range fs {
+		ranks[i] = int8(catalog.Severity(fs[i].Severity).Rank())
+	}
 	sortLarge(fs, func(i, j int) int {
+		if c := cmp.Compare(ranks[j], ranks[i]); c != 0 {
+			return c
+		}
 		a, b := &fs[i], &fs[j]
-		return cmp.Or(
-			cmp.Compare(catalog.Severity(b.Severity).Rank(), catalog.Severity(a.Severity).Rank()),
-			strings.Compare(a.IssueID, b.IssueID),
-			strings.Compare(a.ProjectID, b.ProjectID),
-			strings.Compare(a.Location, b.Location),
-			strings.Compare(a.Cluster, b.Cluster),
-			strings.Compare(a.NodePool, b.NodePool),
-		)
+		if c := strings.Compare(a.IssueID, b.IssueID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ProjectID, b.ProjectID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Location, b.Location); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Cluster, b.Cluster); c != 0 {
+			return c
+		}
+		return strings.Compare(a.NodePool, b.NodePool)
 	})
 }
 
