@@ -17,17 +17,7 @@ import (
 // byte: for the demo scan, with empty and nil lists, and with text the
 // Encoder would escape as HTML.
 func TestWriteJSONIsTheEncoders(t *testing.T) {
-	code, stdout, stderr := runCLI(t, demoArgs("--format", "json")...)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var demo scanner.Result
-	if err := json.Unmarshal([]byte(stdout), &demo); err != nil {
-		t.Fatal(err)
-	}
-	if len(demo.Findings) != 84 || len(demo.Clusters) != 22 {
-		t.Fatalf("demo scan read back with %d findings and %d clusters", len(demo.Findings), len(demo.Clusters))
-	}
+	demo, stdout := demoResult(t)
 	html := demo
 	html.Findings = append([]scanner.Finding{{Reason: `<b>"a" & 'b'</b> é \u2028`, Evidence: []scanner.Evidence{}}}, demo.Findings[:1]...)
 	html.Clusters = demo.Clusters[:1]
@@ -57,6 +47,22 @@ func TestWriteJSONIsTheEncoders(t *testing.T) {
 	}
 }
 
+// demoResult is the demo scan, read back from the CLI's --format json.
+func demoResult(t *testing.T) (res scanner.Result, stdout string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, demoArgs("--format", "json")...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 84 || len(res.Clusters) != 22 {
+		t.Fatalf("demo scan read back with %d findings and %d clusters", len(res.Findings), len(res.Clusters))
+	}
+	return res, stdout
+}
+
 // A write error is returned, not lost in the buffer.
 func TestWriteJSONError(t *testing.T) {
 	res := scanner.Result{Findings: make([]scanner.Finding, 2000)}
@@ -75,14 +81,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
 // findings than a block, exactly a block and many blocks; and a write
 // error or an element that does not encode stops it with that error.
 func TestWriteNDJSONIsTheEncoders(t *testing.T) {
-	code, stdout, stderr := runCLI(t, demoArgs("--format", "json")...)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var demo scanner.Result
-	if err := json.Unmarshal([]byte(stdout), &demo); err != nil {
-		t.Fatal(err)
-	}
+	demo, _ := demoResult(t)
 	var many []scanner.Finding
 	for i := 0; len(many) < 3*ndjsonBlock+7; i++ {
 		f := demo.Findings[i%len(demo.Findings)]
