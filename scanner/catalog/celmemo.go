@@ -73,12 +73,12 @@ func (w *pathWalker) walk(e ast.Expr) bool {
 	case ast.CallKind:
 		call := e.AsCall()
 		if call.FunctionName() == "size" {
-			arg := call.Target()
+			arg := call.Target() // x.size(), or size(x)
 			if !call.IsMemberFunction() && len(call.Args()) == 1 {
 				arg = call.Args()[0]
 			}
 			if arg != nil && arg.Kind() == ast.SelectKind {
-				if p, kind, ok := w.path(arg); ok && p != nil && kind != scalarField && (call.IsMemberFunction() || len(call.Args()) == 1) {
+				if p, kind, ok := w.path(arg); ok && p != nil && (kind == messageList || kind == otherList) {
 					p.size = true
 					w.paths = append(w.paths, *p)
 					return true
