@@ -658,3 +658,20 @@ func TestPortRangeWritesCompiledOnce(t *testing.T) {
 		}
 	}
 }
+
+// podTemplateKinds, the kinds the ephemeral-port needles stand for, are
+// the asset kinds Objects.PodTemplates reads: a kind added to one list and
+// not the other would be skipped unread, or decoded for nothing.
+func TestPodTemplateKinds(t *testing.T) {
+	var read []string
+	for _, k := range assetKinds {
+		var o Objects
+		if err := o.addKind(k.kind, []byte(`{"metadata":{"name":"x","namespace":"y"}}`)); err != nil {
+			t.Fatalf("%s: %v", k.kind, err)
+		}
+		o.PodTemplates(func(kind, _ string, _ *corev1.PodSpec) { read = append(read, kind) })
+	}
+	if diff := cmp.Diff(slices.Sorted(slices.Values(podTemplateKinds)), slices.Sorted(slices.Values(read))); diff != "" {
+		t.Errorf("podTemplateKinds are not the kinds PodTemplates reads (-needles +PodTemplates):\n%s", diff)
+	}
+}
