@@ -35,12 +35,14 @@ func appendFindingKey(b []byte, projectID, location, cluster, nodePool, issueID 
 //
 // Match runs for every cluster of a fleet, and for every candidate
 // version of the upgrade planner, so it allocates nothing for what does
-// not affect the cluster: each version is parsed once, issues are decided
-// without writing reasons (catalog.Issue.Decide), and the findings are
-// made only once all are known. Their text (keys, reasons, evidence
-// summaries) is written to one buffer that becomes one string, and they
-// share one evidence array, each finding's Evidence capped at its own
-// element (so an append to it copies).
+// not affect the cluster: each version is parsed once, the issues that no
+// version of the cluster can be affected by are not read (the catalog's
+// per-minor tables), the others are decided without writing reasons
+// (catalog.Issue.Decide), and the findings are made only once all are
+// known. Their text (keys, reasons, evidence summaries) is written to one
+// buffer that becomes one string, and they share one evidence array, each
+// finding's Evidence capped at its own element (so an append to it
+// copies).
 func Match(cat *catalog.Catalog, c *Cluster) (findings []Finding, skipped []string) {
 	var text [2048]byte // the text of about six findings
 	var pend [8]pending
@@ -83,10 +85,9 @@ func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skip
 	}
 	facts := c.facts(cat)
 	probe := st.probe
-	for i, is := range cat.Issues {
-		if st.hit {
-			break
-		}
+	visit := visits(cat, c, probe, &master, pools)
+	for i := visit.Next(0, len(cat.Issues)); i >= 0 && !st.hit; i = visit.Next(i+1, len(cat.Issues)) {
+		is := cat.Issues[i]
 		if is.Support != nil {
 			continue // end of support needs the scan's time: endOfSupport
 		}
@@ -138,6 +139,32 @@ func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skip
 		}
 	}
 	return st, skipped
+}
+
+// visits are the issues match decides for c, probe and the versions
+// parsed: the catalog's per-minor tables of what each version can be
+// affected by, so that the issues none of c's versions is in are not read
+// at all. It may hold more than match acts on (match still reads each
+// issue's Covers and the probe), never less.
+func visits(cat *catalog.Catalog, c *Cluster, probe *component, master *parsedVersion, pools []parsedVersion) catalog.IssueSet {
+	var s catalog.IssueSet
+	if probe == nil {
+		s.Union(cat.KubernetesIssues())
+	}
+	if probe == nil || probe.kind == catalog.ControlPlane {
+		s.Union(cat.VersionIssues(catalog.ControlPlane, master.v, master.ok))
+	}
+	if len(c.NodePools) == 0 {
+		// nodeless decides every node issue, on a version of its own.
+		s.Union(cat.VersionIssues(catalog.NodePool, catalog.Version{}, false))
+		return s
+	}
+	for j := range c.NodePools {
+		if probe == nil || probe.kind == catalog.NodePool && probe.pool == c.NodePools[j].Name {
+			s.Union(cat.VersionIssues(catalog.NodePool, pools[j].v, pools[j].ok))
+		}
+	}
+	return s
 }
 
 // countKubernetes counts the kubernetes_api issues of issues: at most the

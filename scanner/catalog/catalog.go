@@ -250,6 +250,7 @@ type Catalog struct {
 	// celIssues are the issues with one.
 	celCluster, celPool int
 	celIssues           []*Issue
+	versions            *versionIndex // which issues a version can be affected by
 }
 
 // Issue returns the issue with the given ID, or nil.
@@ -403,6 +404,7 @@ func build(issues []*Issue, raw map[*Issue][]byte) (*Catalog, error) {
 	}
 	c := &Catalog{Issues: issues, Version: hex.EncodeToString(h.Sum(nil))[:12], byID: byID}
 	c.indexCEL()
+	c.indexVersions()
 	return c, nil
 }
 
@@ -580,5 +582,6 @@ func (c *Catalog) Narrow(ids []string, categories []string) (*Catalog, error) {
 	if len(out.Issues) == 0 { // only categories without issues were named
 		return nil, fmt.Errorf("no issue of the catalog is in category %s", strings.Join(categories, " or "))
 	}
+	out.indexVersions()
 	return out, nil
 }

@@ -113,7 +113,7 @@ func checkLoaded(t *testing.T, c *Catalog, err error) {
 }
 
 var catalogCmp = []cmp.Option{
-	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}, SupportMinor{}, CELExpr{}),
+	cmp.AllowUnexported(Catalog{}, Issue{}, Range{}, Symptom{}, KubernetesCheck{}, SupportMinor{}, CELExpr{}, versionIndex{}, IssueSet{}),
 	// A compiled condition is the same when it reads the same fields at the
 	// same index: its program is a function of the expression compared above.
 	cmp.Comparer(func(a, b *celCondition) bool {
