@@ -199,19 +199,28 @@ func (f Field) Is(num protowire.Number, typ protowire.Type) bool {
 // NextField splits the first field off b; ok is false when b does not
 // start with a well-formed field.
 func NextField(b []byte) (f Field, rest []byte, ok bool) {
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 || num > protowire.MaxValidNumber { // proto refuses what protowire lets through
+	var num protowire.Number
+	var typ protowire.Type
+	n := 1
+	if len(b) > 0 && b[0] < 0x80 && b[0] >= 8 {
+		// A one-byte tag, as every field of Struct and Value has: what
+		// ConsumeTag reads, without its call.
+		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+	} else if num, typ, n = protowire.ConsumeTag(b); n < 0 || num > protowire.MaxValidNumber { // proto refuses what protowire lets through
 		return f, nil, false
+	}
+	if typ == protowire.BytesType {
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return f, nil, false
+		}
+		return Field{Num: num, Type: typ, Raw: b[:n+m], Payload: b[n : n+m], Bytes: v}, b[n+m:], true
 	}
 	m := protowire.ConsumeFieldValue(num, typ, b[n:])
 	if m < 0 {
 		return f, nil, false
 	}
-	f = Field{Num: num, Type: typ, Raw: b[:n+m], Payload: b[n : n+m]}
-	if typ == protowire.BytesType {
-		f.Bytes, _ = protowire.ConsumeBytes(f.Payload)
-	}
-	return f, b[n+m:], true
+	return Field{Num: num, Type: typ, Raw: b[:n+m], Payload: b[n : n+m]}, b[n+m:], true
 }
 
 // View is b as a string without a copy, for lookups that do not keep it
@@ -276,17 +285,21 @@ type Value struct {
 	Raw     []byte // the whole Value
 }
 
-// ReadValue reads a Value. A Value without a kind, or with a message kind
-// sent twice (which proto merges), is odd.
+// ReadValue reads a Value: of two kinds sent, the last, as in proto. A
+// Value without a kind, or with a message kind followed by another kind
+// (proto reads the message before it keeps the other, and merges one sent
+// twice), is odd: no JSON text gives one.
 func ReadValue(raw []byte) (Value, error) {
 	v := Value{Raw: raw}
-	messages := 0
 	for b := raw; len(b) > 0; {
 		f, next, ok := NextField(b)
 		if !ok {
 			return v, ErrOdd
 		}
 		b = next
+		if f.Num >= 1 && f.Num <= 6 && (v.Kind == Object || v.Kind == List) {
+			return v, ErrOdd
+		}
 		switch {
 		case f.Is(1, protowire.VarintType): // null_value
 			v = Value{Kind: Null, Raw: raw}
@@ -301,14 +314,10 @@ func ReadValue(raw []byte) (Value, error) {
 		case f.Is(4, protowire.VarintType): // bool_value
 			x, _ := protowire.ConsumeVarint(f.Payload)
 			v = Value{Kind: Bool, Boolean: x != 0, Raw: raw}
-		case f.Is(5, protowire.BytesType) || f.Is(6, protowire.BytesType): // struct_value, list_value
-			if messages++; messages > 1 {
-				return v, ErrOdd
-			}
+		case f.Is(5, protowire.BytesType): // struct_value
 			v = Value{Kind: Object, Bytes: f.Bytes, Raw: raw}
-			if f.Num == 6 {
-				v.Kind = List
-			}
+		case f.Is(6, protowire.BytesType): // list_value
+			v = Value{Kind: List, Bytes: f.Bytes, Raw: raw}
 		case f.Num >= 1 && f.Num <= 6:
 			return v, ErrOdd // a known field in another wire type
 		}

@@ -154,7 +154,9 @@ func TestReadValue(t *testing.T) {
 	str := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "a")
 	num := protowire.AppendFixed64(protowire.AppendTag(nil, 2, protowire.Fixed64Type), 0)
 	obj := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), nil)
+	badList := protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), []byte{0x0a, 0x05}) // a value past the end
 	for name, raw := range map[string][]byte{"no kind": nil, "two objects": append(append([]byte{}, obj...), obj...),
+		"a list proto refuses, then a string": append(append([]byte{}, badList...), str...), "an object, then a number": append(append([]byte{}, obj...), num...),
 		"string as varint": protowire.AppendVarint(protowire.AppendTag(nil, 3, protowire.VarintType), 1), "not UTF-8": protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff"),
 		"truncated": str[:2]} {
 		if _, err := ReadValue(raw); err != ErrOdd {
@@ -188,4 +190,76 @@ func TestReadValue(t *testing.T) {
 	if v, err := ReadValue(append(append([]byte{}, str...), num...)); err != nil || v.Kind != Number {
 		t.Errorf("string then number: %+v, %v", v, err)
 	}
+}
+
+// plainNextField is NextField as protowire reads a field, without its
+// one-byte fast path: what NextField must always agree with.
+func plainNextField(b []byte) (f Field, rest []byte, ok bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num > protowire.MaxValidNumber {
+		return f, nil, false
+	}
+	m := protowire.ConsumeFieldValue(num, typ, b[n:])
+	if m < 0 {
+		return f, nil, false
+	}
+	f = Field{Num: num, Type: typ, Raw: b[:n+m], Payload: b[n : n+m]}
+	if typ == protowire.BytesType {
+		f.Bytes, _ = protowire.ConsumeBytes(f.Payload)
+	}
+	return f, b[n+m:], true
+}
+
+func checkNextField(t *testing.T, b []byte) {
+	t.Helper()
+	f, rest, ok := NextField(b)
+	wf, wrest, wok := plainNextField(b)
+	if ok != wok || !slices.Equal(rest, wrest) || len(rest) != len(wrest) {
+		t.Fatalf("NextField(%x) = rest %x, %v; protowire reads rest %x, %v", b, rest, ok, wrest, wok)
+	}
+	if diff := cmp.Diff(wf, f); diff != "" {
+		t.Fatalf("NextField(%x) (-protowire +NextField):\n%s", b, diff)
+	}
+}
+
+// nextFieldEdges are fields at the edges of NextField's one-byte tag
+// path: every wire type, tags of one and of several bytes, field number 0
+// and above the largest, lengths past the end.
+var nextFieldEdges = [][]byte{
+	nil,
+	{0x0a, 0x03, 'a', 'b', 'c', 0x10, 0x01}, // field 1 bytes, then field 2 varint
+	{0x0a, 0x05, 'a'},                       // a length past the end
+	{0x0a},                                  // no length
+	{0x0a, 0x00},                            // empty bytes
+	{0x11, 1, 2, 3, 4, 5, 6, 7, 8},          // field 2 fixed64
+	{0x11, 1, 2, 3},                         // fixed64 cut short
+	{0x1d, 1, 2, 3, 4},                      // field 3 fixed32
+	{0x20, 0x96, 0x01},                      // field 4 varint of two bytes
+	{0x20, 0x96},                            // varint cut short
+	{0x00, 0x01},                            // field number 0
+	{0x07, 0x01},                            // field 0, wire type 7
+	{0x0f},                                  // field 1, wire type 7
+	{0x0b, 0x0c},                            // field 1 group, ended
+	{0x0b},                                  // a group not ended
+	{0x0c},                                  // an end of group alone
+	{0x80, 0x01, 0x00},                      // field 16 varint: a two-byte tag
+	{0x82, 0x01, 0x01, 'x'},                 // field 16 bytes
+	{0xfa, 0xff, 0xff, 0xff, 0x0f, 0x00},    // field 2^29-1, bytes: the largest number
+	{0x82, 0x80, 0x80, 0x80, 0x10, 0x00},    // field 2^29: past the largest
+	{0x80},                                  // a tag cut short
+	protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), make([]byte, 300)), // a length of two bytes
+}
+
+func TestNextField(t *testing.T) {
+	for _, b := range nextFieldEdges {
+		checkNextField(t, b)
+	}
+}
+
+// FuzzNextField: NextField reads any bytes as protowire does.
+func FuzzNextField(f *testing.F) {
+	for _, b := range nextFieldEdges {
+		f.Add(b)
+	}
+	f.Fuzz(checkNextField)
 }
