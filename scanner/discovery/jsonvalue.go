@@ -7,7 +7,10 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/fleetscan/fleetscan/scanner/structwire"
@@ -22,18 +25,27 @@ func isValue(fd protoreflect.FieldDescriptor) bool {
 	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
 }
 
-// setWellKnown decodes v into m, a well-known type (a Duration, a
-// wrapper): with protojson, as its JSON form is not an object of its
-// fields.
-func setWellKnown(m protoreflect.Message, v *structpb.Value) error {
-	raw, err := protojson.Marshal(v)
+// appendWellKnown appends the wire form of md's message, a well-known
+// type (a Duration, a wrapper), that raw, the wire form of a Value, gives:
+// read by protojson, as its JSON form is not an object of its fields.
+func appendWellKnown(out []byte, md protoreflect.MessageDescriptor, raw []byte) ([]byte, error) {
+	var v structpb.Value
+	if err := proto.Unmarshal(raw, &v); err != nil {
+		return out, errSlowPath
+	}
+	text, err := protojson.Marshal(&v)
 	if err != nil {
-		return errSlowPath
+		return out, errSlowPath
 	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, m.Interface()); err != nil {
-		return errSlowPath
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
+	if err != nil {
+		return out, errSlowPath
 	}
-	return nil
+	m := mt.New().Interface()
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(text, m); err != nil {
+		return out, errSlowPath
+	}
+	return proto.MarshalOptions{}.MarshalAppend(out, m)
 }
 
 // jsonScalar is a JSON value that is not an object or an array, as
@@ -41,8 +53,7 @@ func setWellKnown(m protoreflect.Message, v *structpb.Value) error {
 type jsonScalar struct {
 	kind    jsonKind
 	num     float64
-	str     string
-	view    bool // str aliases a buffer that will be reused: copy what is kept
+	str     string // may alias the Struct's bytes: written out, never kept
 	boolean bool
 }
 
@@ -66,9 +77,6 @@ func scalar(fd protoreflect.FieldDescriptor, v jsonScalar) (protoreflect.Value, 
 		}
 	case protoreflect.StringKind:
 		if v.kind == jsonString {
-			if v.view {
-				return protoreflect.ValueOfString(strings.Clone(v.str)), true, nil
-			}
 			return protoreflect.ValueOfString(v.str), true, nil
 		}
 	case protoreflect.EnumKind:
@@ -98,10 +106,15 @@ func scalar(fd protoreflect.FieldDescriptor, v jsonScalar) (protoreflect.Value, 
 		}
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		if v.kind == jsonNumber {
-			if fd.Kind() == protoreflect.FloatKind {
-				return protoreflect.ValueOfFloat32(float32(v.num)), true, nil
+			if fd.Kind() == protoreflect.DoubleKind {
+				return protoreflect.ValueOfFloat64(v.num), true, nil
 			}
-			return protoreflect.ValueOfFloat64(v.num), true, nil
+			// protojson reads the number's text as a float32, and refuses
+			// one outside its range: so does this, from the same text.
+			f, err := strconv.ParseFloat(strconv.FormatFloat(v.num, 'g', -1, 64), 32)
+			if err == nil {
+				return protoreflect.ValueOfFloat32(float32(f)), true, nil
+			}
 		}
 	case protoreflect.BytesKind:
 		if v.kind == jsonString {
@@ -157,6 +170,61 @@ func integer(f, lo, hi float64) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// appendScalar appends field fd with the value v gives: nothing for an
+// enum name this client does not know (dropped, as protojson's
+// DiscardUnknown does).
+func appendScalar(out []byte, fd protoreflect.FieldDescriptor, v jsonScalar) ([]byte, error) {
+	x, ok, err := scalar(fd, v)
+	if err != nil || !ok {
+		return out, err
+	}
+	return appendValue(out, fd, x), nil
+}
+
+// appendValue appends field fd with value x of fd's kind, as proto.Marshal
+// writes it.
+func appendValue(out []byte, fd protoreflect.FieldDescriptor, x protoreflect.Value) []byte {
+	n := fd.Number()
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return protowire.AppendVarint(protowire.AppendTag(out, n, protowire.VarintType), protowire.EncodeBool(x.Bool()))
+	case protoreflect.EnumKind:
+		return protowire.AppendVarint(protowire.AppendTag(out, n, protowire.VarintType), uint64(x.Enum()))
+	case protoreflect.Int32Kind, protoreflect.Int64Kind:
+		return protowire.AppendVarint(protowire.AppendTag(out, n, protowire.VarintType), uint64(x.Int()))
+	case protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		return protowire.AppendVarint(protowire.AppendTag(out, n, protowire.VarintType), protowire.EncodeZigZag(x.Int()))
+	case protoreflect.Uint32Kind, protoreflect.Uint64Kind:
+		return protowire.AppendVarint(protowire.AppendTag(out, n, protowire.VarintType), x.Uint())
+	case protoreflect.Sfixed32Kind:
+		return protowire.AppendFixed32(protowire.AppendTag(out, n, protowire.Fixed32Type), uint32(x.Int()))
+	case protoreflect.Fixed32Kind:
+		return protowire.AppendFixed32(protowire.AppendTag(out, n, protowire.Fixed32Type), uint32(x.Uint()))
+	case protoreflect.FloatKind:
+		return protowire.AppendFixed32(protowire.AppendTag(out, n, protowire.Fixed32Type), math.Float32bits(float32(x.Float())))
+	case protoreflect.Sfixed64Kind:
+		return protowire.AppendFixed64(protowire.AppendTag(out, n, protowire.Fixed64Type), uint64(x.Int()))
+	case protoreflect.Fixed64Kind:
+		return protowire.AppendFixed64(protowire.AppendTag(out, n, protowire.Fixed64Type), x.Uint())
+	case protoreflect.DoubleKind:
+		return protowire.AppendFixed64(protowire.AppendTag(out, n, protowire.Fixed64Type), math.Float64bits(x.Float()))
+	case protoreflect.StringKind:
+		return protowire.AppendString(protowire.AppendTag(out, n, protowire.BytesType), x.String())
+	case protoreflect.BytesKind:
+		return protowire.AppendBytes(protowire.AppendTag(out, n, protowire.BytesType), x.Bytes())
+	}
+	panic("discovery: appendValue of a message field " + string(fd.FullName()))
+}
+
+// appendMapKey appends key k of a map entry, whose key field is fd.
+func appendMapKey(out []byte, fd protoreflect.FieldDescriptor, k string) ([]byte, error) {
+	key, err := mapKey(fd, k)
+	if err != nil {
+		return out, err
+	}
+	return appendValue(out, fd, key.Value()), nil
 }
 
 func mapKey(fd protoreflect.FieldDescriptor, k string) (protoreflect.MapKey, error) {

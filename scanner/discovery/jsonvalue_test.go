@@ -132,6 +132,10 @@ var jsonEdges = []string{
 	`{"name":"c","masterAuth":{"clusterCaCertificate":"LS0t"},"unknownField":{"deep":[1,2]}}`,
 	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"strategy":"BLUE_GREEN","blueGreenSettings":{"nodePoolSoakDuration":"60s","standardRolloutPolicy":{"batchPercentage":0.5}}}}]}`,
 	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":0.5,"batchNodeCount":2}}}}]}`, // two oneof members
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":3.4028235e38}}}}]}`,           // the largest float
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":1e39}}}}]}`,                   // past a float: protojson refuses
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":-1e39}}}}]}`,
+	`{"name":"c","nodePools":[{"name":"p","upgradeSettings":{"blueGreenSettings":{"standardRolloutPolicy":{"batchPercentage":1e-50}}}}]}`, // below a float's least: zero
 }
 
 // FuzzFromJSON: for any JSON object, fromWire either leaves its Struct to

@@ -3,6 +3,8 @@ package discovery
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
@@ -180,5 +182,51 @@ func TestClustersThroughTheCodec(t *testing.T) {
 	}
 	if n := codec.Kept(); n != 0 {
 		t.Errorf("%d assets' data not taken", n)
+	}
+}
+
+// TestFromWireMutations holds fromWire to proto and protojson (checkWire)
+// on the dumps' clusters and the edges, each with a few bytes flipped,
+// replaced, dropped or cut: a fixed sample of what FuzzFromWire explores,
+// run by every go test.
+func TestFromWireMutations(t *testing.T) {
+	var seeds [][]byte
+	for _, raw := range clusterObjects(t) {
+		seeds = append(seeds, structWire(t, raw))
+	}
+	for _, raw := range jsonEdges {
+		if b := structWire(t, []byte(raw)); b != nil {
+			seeds = append(seeds, b)
+		}
+	}
+	n := 20_000
+	if testing.Short() {
+		n = 2_000
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	fast := 0
+	for range n {
+		b := slices.Clone(seeds[r.IntN(len(seeds))])
+		for k := r.IntN(4) + 1; k > 0 && len(b) > 0; k-- {
+			i := r.IntN(len(b))
+			switch r.IntN(4) {
+			case 0:
+				b[i] ^= 1 << r.IntN(8)
+			case 1:
+				b[i] = byte(r.IntN(256))
+			case 2:
+				b = slices.Delete(b, i, i+1)
+			default:
+				b = b[:i]
+			}
+		}
+		if checkWire(t, b) {
+			fast++
+		}
+	}
+	// Most mutations break the wire or a value; enough must still decode
+	// for the test to hold the fast path to anything.
+	if fast < n/50 {
+		t.Errorf("only %d of %d mutated clusters took the fast path", fast, n)
 	}
 }
