@@ -29,7 +29,8 @@ func appendFindingKey(b []byte, projectID, location, cluster, nodePool, issueID 
 
 // Match decides every container_api issue of the catalog for one cluster
 // and lists the kubernetes_api issues whose checks it skipped (no
-// in-cluster access). It is pure: the same cluster and catalog always give
+// in-cluster access; when that is all of them, the list is shared by
+// every cluster, so its elements must not be changed). It is pure: the same cluster and catalog always give
 // the same findings. Scan fields (scan_id, scanned_at, organization_id)
 // are left for the caller.
 //
@@ -80,12 +81,13 @@ func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skip
 	master := parseVersion(c.MasterVersion)
 	var poolVersions [8]parsedVersion
 	pools := poolVersions[:0]
-	for _, p := range c.NodePools {
-		pools = append(pools, parseVersion(p.Version))
+	for j := range c.NodePools {
+		pools = append(pools, parseVersion(c.NodePools[j].Version))
 	}
 	facts := c.facts(cat)
 	probe := st.probe
 	visit := visits(cat, c, probe, &master, pools)
+	var skips catalog.IssueSet // the kubernetes_api issues skipped
 	for i := visit.Next(0, len(cat.Issues)); i >= 0 && !st.hit; i = visit.Next(i+1, len(cat.Issues)) {
 		is := cat.Issues[i]
 		if is.Support != nil {
@@ -106,10 +108,7 @@ func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skip
 				st.built = append(st.built, f)
 				continue
 			}
-			if skipped == nil {
-				skipped = make([]string, 0, countKubernetes(cat.Issues[i:]))
-			}
-			skipped = append(skipped, is.ID)
+			skips.Add(i)
 		case catalog.ContainerAPI:
 			if is.Compares == catalog.ControlPlane {
 				if probe != nil && probe.kind != catalog.ControlPlane || master.ok && !is.Covers(master.v) {
@@ -138,7 +137,7 @@ func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skip
 			}
 		}
 	}
-	return st, skipped
+	return st, cat.IDs(&skips)
 }
 
 // visits are the issues match decides for c, probe and the versions
@@ -165,18 +164,6 @@ func visits(cat *catalog.Catalog, c *Cluster, probe *component, master *parsedVe
 		}
 	}
 	return s
-}
-
-// countKubernetes counts the kubernetes_api issues of issues: at most the
-// checks Match can still skip.
-func countKubernetes(issues []*catalog.Issue) int {
-	n := 0
-	for _, is := range issues {
-		if is.Support == nil && is.DecidedBy == catalog.KubernetesAPI {
-			n++
-		}
-	}
-	return n
 }
 
 // parsedVersion is a cluster's version parsed once for all issues.

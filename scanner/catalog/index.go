@@ -14,8 +14,8 @@ type IssueSet struct {
 // more issues than it needs.
 const setWords = 4
 
-// add puts issue i in s.
-func (s *IssueSet) add(i int) {
+// Add puts issue i in s.
+func (s *IssueSet) Add(i int) {
 	if i >= setWords*64 {
 		s.all = true
 		return
@@ -60,9 +60,10 @@ func (s *IssueSet) Next(i, n int) int {
 // minor 1.m of 1.0-1.63, those whose affected ranges hold it (Covers), and
 // for any other version, or one that does not parse, all of them.
 type versionIndex struct {
-	kubernetes IssueSet // decided by kubernetes_api, no support schedule
-	perMinor   [2][64]IssueSet
-	any        [2]IssueSet
+	kubernetes    IssueSet // decided by kubernetes_api, no support schedule
+	kubernetesIDs []string // their IDs, in catalog order
+	perMinor      [2][64]IssueSet
+	any           [2]IssueSet
 }
 
 // componentIndex is versionIndex's index of a component: 0 the control
@@ -83,13 +84,14 @@ func (c *Catalog) indexVersions() {
 		}
 		switch is.DecidedBy {
 		case KubernetesAPI:
-			x.kubernetes.add(i)
+			x.kubernetes.Add(i)
+			x.kubernetesIDs = append(x.kubernetesIDs, is.ID)
 		case ContainerAPI:
 			k := componentIndex(is.Compares)
-			x.any[k].add(i)
+			x.any[k].Add(i)
 			for m := range x.perMinor[k] {
 				if is.CoversMinor(Minor{1, m}) {
-					x.perMinor[k][m].add(i)
+					x.perMinor[k][m].Add(i)
 				}
 			}
 		}
@@ -111,4 +113,27 @@ func (c *Catalog) VersionIssues(comp Component, v Version, parsed bool) *IssueSe
 		return &c.versions.perMinor[k][v.Minor]
 	}
 	return &c.versions.any[k]
+}
+
+// IDs returns the IDs of the issues of s, in catalog order, nil for none.
+// For every issue of KubernetesIssues (what a cluster without in-cluster
+// access skips), it is one slice, shared by every caller: its elements
+// must not be changed (an append copies it).
+func (c *Catalog) IDs(s *IssueSet) []string {
+	if *s == c.versions.kubernetes && len(c.versions.kubernetesIDs) > 0 {
+		ids := c.versions.kubernetesIDs
+		return ids[:len(ids):len(ids)]
+	}
+	n := 0
+	for i := s.Next(0, len(c.Issues)); i >= 0; i = s.Next(i+1, len(c.Issues)) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	ids := make([]string, 0, n)
+	for i := s.Next(0, len(c.Issues)); i >= 0; i = s.Next(i+1, len(c.Issues)) {
+		ids = append(ids, c.Issues[i].ID)
+	}
+	return ids
 }

@@ -20,7 +20,7 @@ func TestIssueSet(t *testing.T) {
 		t.Errorf("empty set: members %v, want none", got)
 	}
 	for _, i := range []int{0, 5, 63, 64, 130, 255} {
-		s.add(i)
+		s.Add(i)
 	}
 	if got, want := members(&s, 300), []int{0, 5, 63, 64, 130, 255}; !slices.Equal(got, want) {
 		t.Errorf("members %v, want %v", got, want)
@@ -33,7 +33,7 @@ func TestIssueSet(t *testing.T) {
 		t.Errorf("Next(256) = %d, want -1", got)
 	}
 	var u IssueSet
-	u.add(7)
+	u.Add(7)
 	u.Union(&s)
 	if got, want := members(&u, 300), []int{0, 5, 7, 63, 64, 130, 255}; !slices.Equal(got, want) {
 		t.Errorf("union: members %v, want %v", got, want)
@@ -41,8 +41,8 @@ func TestIssueSet(t *testing.T) {
 	// An index the words cannot hold makes the set every issue: a caller
 	// visits more than it needs, never less.
 	var big IssueSet
-	big.add(3)
-	big.add(256)
+	big.Add(3)
+	big.Add(256)
 	if got := members(&big, 260); len(got) != 260 || got[0] != 0 || got[259] != 259 {
 		t.Errorf("a set of index 256: members %d from %v, want all 260", len(got), got[:min(len(got), 3)])
 	}
@@ -114,5 +114,38 @@ func TestVersionIssues(t *testing.T) {
 				t.Errorf("%s: no %s issue covers any minor: the test tests nothing", name, comp)
 			}
 		}
+	}
+}
+
+func TestIDs(t *testing.T) {
+	cat, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, is := range cat.Issues {
+		if is.Support == nil && is.DecidedBy == KubernetesAPI {
+			want = append(want, is.ID)
+		}
+	}
+	if len(want) < 2 {
+		t.Fatalf("the catalog has %d kubernetes_api issues: the test needs two", len(want))
+	}
+	all := *cat.KubernetesIssues()
+	a, b := cat.IDs(&all), cat.IDs(&all)
+	if !slices.Equal(a, want) {
+		t.Fatalf("IDs of every kubernetes_api issue = %v, want %v", a, want)
+	}
+	if &a[0] != &b[0] || cap(a) != len(a) {
+		t.Errorf("IDs of every kubernetes_api issue: not one shared slice capped at its length (cap %d, len %d)", cap(a), len(a))
+	}
+	var some IssueSet
+	first := cat.KubernetesIssues().Next(0, len(cat.Issues))
+	some.Add(first)
+	if got := cat.IDs(&some); !slices.Equal(got, want[:1]) {
+		t.Errorf("IDs of %s alone = %v", want[0], got)
+	}
+	if got := cat.IDs(&IssueSet{}); got != nil {
+		t.Errorf("IDs of no issue = %v, want nil", got)
 	}
 }
