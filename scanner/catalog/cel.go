@@ -95,6 +95,10 @@ type celCondition struct {
 	// outcome is kept by their values (FactsMemo).
 	memo  bool
 	paths []readPath
+	// fields are the Cluster fields it can read (ReadFields); allFields:
+	// any of them.
+	fields    []FieldPath
+	allFields bool
 }
 
 type readField struct {
@@ -176,6 +180,7 @@ func (is *Issue) compileCEL() []string {
 	}
 	is.cel = &celCondition{prg: prg, text: oneLine(e.Text), pool: is.Scope == ScopeNodePool, reads: readsOf(tree)}
 	is.cel.paths, is.cel.memo = memoPaths(tree)
+	is.cel.fields, is.cel.allFields = fieldsRead(tree.NativeRep().Expr(), is.cel.pool)
 	return is.checkExamples()
 }
 
