@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
@@ -106,7 +107,7 @@ func (f *Function) ScanFleet(ctx context.Context, e event.Event) error {
 	// The scan ID is stable for one message: a redelivery writes the same rows.
 	j := job{work: w, scanID: scanner.NewScanID(started, e.Source()+"\x00"+e.ID()), started: started, shards: 1}
 	if cfg.ShardSize > 0 && w.scope.Kind != "projects" {
-		projects, err := c.discovery.ContainerAPI(j.liveOptions(cfg)).ListProjects(ctx, func(se scanner.ScanError) {
+		projects, err := c.discovery.ContainerAPI(j.liveOptions(cfg, c.catalog)).ListProjects(ctx, func(se scanner.ScanError) {
 			log.Warn("part of the scope not listed", "resource", se.Resource, "code", se.Code, "error", se.Message)
 		})
 		if err != nil {
@@ -129,8 +130,8 @@ type job struct {
 	projects []string // a shard's projects; nil for a whole scope
 }
 
-func (j job) liveOptions(cfg Config) discovery.LiveOptions {
-	return discovery.LiveOptions{Mode: cfg.Discovery, Scope: j.scope, ProjectIDs: j.projects, Policy: cfg.Policy}
+func (j job) liveOptions(cfg Config, cat *catalog.Catalog) discovery.LiveOptions {
+	return discovery.LiveOptions{Mode: cfg.Discovery, Scope: j.scope, ProjectIDs: j.projects, Policy: cfg.Policy, Catalog: cat}
 }
 
 // failed decides the retry contract for an API error: no access or an
@@ -191,7 +192,7 @@ func (f *Function) scan(ctx context.Context, log *slog.Logger, c *clients, cfg C
 	before := c.calls.Snapshot()
 	sctx, cancel := context.WithTimeout(ctx, scanBudget)
 	defer cancel()
-	src, err := discovery.Live(c.discovery, j.liveOptions(cfg))
+	src, err := discovery.Live(c.discovery, j.liveOptions(cfg, c.catalog))
 	if err != nil {
 		return f.failed(log, "scan", err)
 	}

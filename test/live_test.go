@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/discovery"
 	"github.com/fleetscan/fleetscan/scanner/evidence"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
@@ -119,9 +120,10 @@ func startLive(t testing.TB, f *fleetgen.Fleet, opt gcpfake.Options) *live {
 	return l
 }
 
-func (l *live) source(mode string, scope scanner.Scope) scanner.Source {
+// source is mode's source of scope, reading the clusters for cat.
+func (l *live) source(mode string, scope scanner.Scope, cat *catalog.Catalog) scanner.Source {
 	if mode == discovery.ModeAssetInventory {
-		return &discovery.AssetInventory{Client: l.asset, Scope: scope, Policy: fast}
+		return &discovery.AssetInventory{Client: l.asset, Scope: scope, Policy: fast, Catalog: cat}
 	}
 	return &discovery.ContainerAPI{Clusters: l.clusters, Projects: l.projects, Folders: l.folders, Scope: scope, Policy: fast}
 }
@@ -139,7 +141,7 @@ func (l *live) scanWith(ctx context.Context, t testing.TB, f *fleetgen.Fleet, mo
 		t.Fatal(err)
 	}
 	return scanner.Scan(ctx, scanner.Options{
-		Catalog: embedded(t), Source: l.source(mode, scope),
+		Catalog: embedded(t), Source: l.source(mode, scope, embedded(t)),
 		Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, InCluster: ic,
 		Offers: &discovery.ServerConfigs{Client: l.clusters, Policy: fast}, ScanID: "e2e", Now: f.Now,
 	})
@@ -392,7 +394,7 @@ func TestEmptyScope(t *testing.T) {
 	l := startLive(t, f, gcpfake.Options{})
 	for _, mode := range modes {
 		res, err := scanner.Scan(t.Context(), scanner.Options{
-			Catalog: embedded(t), Source: l.source(mode, scanner.Scope{Kind: "projects", ID: empty}),
+			Catalog: embedded(t), Source: l.source(mode, scanner.Scope{Kind: "projects", ID: empty}, embedded(t)),
 			Evidence: &evidence.Logging{Client: l.logging, Policy: fast}, Now: f.Now,
 		})
 		if err != nil {

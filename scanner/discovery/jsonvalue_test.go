@@ -83,7 +83,7 @@ func TestFromWireMatchesProtojson(t *testing.T) {
 		}
 		b := structWire(t, raw)
 		var pc containerpb.Cluster
-		if err := fromWire(b, pc.ProtoReflect()); err != nil {
+		if err := fromWire(b, pc.ProtoReflect(), nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := reduceDecoded(&pc, wireDatapath(b), "p")

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
@@ -43,6 +44,11 @@ type AssetInventory struct {
 	Scope    scanner.Scope
 	PageSize int // default and maximum 1000
 	Policy   gcpclient.Policy
+	// Catalog, when set, is what the clusters are decoded for: of each
+	// cluster's resource.data, only the fields FromProto and the catalog's
+	// conditions read are decoded; the others are only checked to be
+	// well-formed. Without it, every field is decoded.
+	Catalog *catalog.Catalog
 	// Progress, when set, is called after each page with the clusters so far.
 	Progress func(clusters int)
 }
@@ -71,7 +77,8 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan assetPage)
-	codec := structwire.NewCodec(readCluster)
+	mask := clusterMask(a.Catalog)
+	codec := structwire.NewCodec(func(as *assetpb.Asset, data []byte) (*wireCluster, bool) { return readCluster(data, mask) })
 	go a.fetch(ctx, req, size, pages, codec)
 	for pg := range pages {
 		if pg.err != nil {
@@ -83,7 +90,7 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 		for i, as := range pg.assets {
 			pg.assets[i] = nil
 			w, _ := codec.Take(as)
-			c, err := clusterFromAsset(as, w)
+			c, err := clusterFromAsset(as, w, mask)
 			if err != nil {
 				failed(scanner.ScanError{ProjectID: c.ProjectID, Resource: as.GetName(), API: "cloudasset", Code: "INVALID_DATA", Message: err.Error()})
 				if c.ProjectID == "" {
@@ -146,11 +153,11 @@ type wireCluster struct {
 	datapath string
 }
 
-// readCluster reads resource.data, a Struct on the wire, into a cluster;
-// false leaves it to the Struct path.
-func readCluster(_ *assetpb.Asset, data []byte) (*wireCluster, bool) {
+// readCluster reads resource.data, a Struct on the wire, into a cluster,
+// the fields mask keeps; false leaves it to the Struct path.
+func readCluster(data []byte, mask *fieldMask) (*wireCluster, bool) {
 	pc := &containerpb.Cluster{}
-	if fromWire(data, pc.ProtoReflect()) != nil {
+	if fromWire(data, pc.ProtoReflect(), mask) != nil {
 		return nil, false
 	}
 	w := &wireCluster{pc: pc}
@@ -165,7 +172,7 @@ func readCluster(_ *assetpb.Asset, data []byte) (*wireCluster, bool) {
 // resource.parent names the project by number. w is resource.data as the
 // codec read it (nil: as.Resource.Data holds it, read through its wire
 // form too, else protojson).
-func clusterFromAsset(as *assetpb.Asset, w *wireCluster) (scanner.Cluster, error) {
+func clusterFromAsset(as *assetpb.Asset, w *wireCluster, mask *fieldMask) (scanner.Cluster, error) {
 	m := assetName.FindStringSubmatch(as.GetName())
 	if m == nil {
 		return scanner.Cluster{}, fmt.Errorf("asset name %q is not a GKE cluster name", as.GetName())
@@ -179,7 +186,7 @@ func clusterFromAsset(as *assetpb.Asset, w *wireCluster) (scanner.Cluster, error
 		return c, fmt.Errorf("asset %s has no resource data (content type RESOURCE needed)", as.GetName())
 	}
 	if b, err := proto.Marshal(data); err == nil {
-		if w, ok := readCluster(as, b); ok {
+		if w, ok := readCluster(b, mask); ok {
 			return reduceDecoded(w.pc, w.datapath, m[1])
 		}
 	}

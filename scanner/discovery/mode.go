@@ -8,6 +8,7 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 )
 
@@ -37,6 +38,9 @@ type LiveOptions struct {
 	ProjectIDs  []string
 	Policy      gcpclient.Policy
 	Concurrency int // container-api: projects at once; default 16
+	// Catalog, when set, is what asset-inventory decodes clusters for
+	// (AssetInventory.Catalog).
+	Catalog *catalog.Catalog
 	// Progress, when set, is called as discovery goes: done so far of
 	// total (0 when not known yet) in unit ("clusters" or "projects").
 	Progress func(done, total int, unit string)
@@ -50,7 +54,7 @@ func Live(c Clients, opt LiveOptions) (scanner.Source, error) {
 	if opt.Mode == ModeContainerAPI || opt.ProjectIDs != nil {
 		return c.ContainerAPI(opt), nil
 	}
-	a := &AssetInventory{Client: c.Asset, Scope: opt.Scope, Policy: opt.Policy}
+	a := &AssetInventory{Client: c.Asset, Scope: opt.Scope, Policy: opt.Policy, Catalog: opt.Catalog}
 	if p := opt.Progress; p != nil {
 		a.Progress = func(n int) { p(n, 0, "clusters") }
 	}

@@ -26,10 +26,10 @@ import (
 // The Struct is rewritten as m's own wire form (appendMessage), which
 // proto.Unmarshal reads with the generated code's fast paths: setting each
 // field through protoreflect cost three times as much.
-func fromWire(b []byte, m protoreflect.Message) error {
+func fromWire(b []byte, m protoreflect.Message, mask *fieldMask) error {
 	buf := wireBuffers.Get().(*[]byte)
 	defer wireBuffers.Put(buf)
-	out, err := appendMessage((*buf)[:0], b, m.Descriptor())
+	out, err := appendMessage((*buf)[:0], b, m.Descriptor(), mask)
 	*buf = out[:0]
 	if err != nil {
 		return err
@@ -45,8 +45,8 @@ func fromWire(b []byte, m protoreflect.Message) error {
 var wireBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendMessage appends to out the wire form of md's message that b, the
-// wire form of a Struct of its fields, gives.
-func appendMessage(out, b []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
+// wire form of a Struct of its fields, gives: of the fields mask keeps.
+func appendMessage(out, b []byte, md protoreflect.MessageDescriptor, mask *fieldMask) ([]byte, error) {
 	fields := md.Fields()
 	var seen [4]uint64 // field numbers below 256 already read: a key sent twice
 	var oneofs uint64  // oneofs with a member read
@@ -61,13 +61,20 @@ func appendMessage(out, b []byte, md protoreflect.MessageDescriptor) ([]byte, er
 		}
 		fd := fields.ByJSONName(structwire.View(key))
 		if fd == nil {
-			if fd = fields.ByTextName(structwire.View(key)); fd == nil {
-				// DiscardUnknown, once proto would have read it.
-				if err := structwire.CheckValue(val); err != nil {
-					return out, err
-				}
-				continue
+			fd = fields.ByTextName(structwire.View(key))
+		}
+		var sub *fieldMask
+		keep := fd != nil
+		if keep {
+			sub, keep = mask.field(fd.Number())
+		}
+		if !keep {
+			// An unknown field, dropped as DiscardUnknown does, or one
+			// nothing reads: once proto would have read it.
+			if err := structwire.CheckValue(val); err != nil {
+				return out, err
 			}
+			continue
 		}
 		if n := fd.Number(); n < 256 {
 			if seen[n/64]&(1<<(n%64)) != 0 {
@@ -93,7 +100,7 @@ func appendMessage(out, b []byte, md protoreflect.MessageDescriptor) ([]byte, er
 			}
 			oneofs |= 1 << i
 		}
-		if out, err = appendField(out, fd, v); err != nil {
+		if out, err = appendField(out, fd, v, sub); err != nil {
 			return out, err
 		}
 	}
@@ -115,8 +122,9 @@ func scalarOf(v structwire.Value) jsonScalar {
 	return jsonScalar{}
 }
 
-// appendField appends field fd with value v.
-func appendField(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value) ([]byte, error) {
+// appendField appends field fd with value v, of its messages the fields
+// mask keeps.
+func appendField(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value, mask *fieldMask) ([]byte, error) {
 	switch {
 	case fd.IsList():
 		if v.Kind != structwire.List {
@@ -124,25 +132,25 @@ func appendField(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value
 		}
 		err := structwire.EachValue(v.Bytes, func(e structwire.Value) error {
 			var err error
-			out, err = appendSingular(out, fd, e)
+			out, err = appendSingular(out, fd, e, mask)
 			return err
 		})
 		return out, err
 	case fd.IsMap():
-		return appendMap(out, fd, v)
+		return appendMap(out, fd, v, mask)
 	}
-	return appendSingular(out, fd, v)
+	return appendSingular(out, fd, v, mask)
 }
 
 // appendSingular appends one value of fd, or of a list of fd: a message,
 // or a scalar (nothing for an enum name this client does not know).
-func appendSingular(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value) ([]byte, error) {
+func appendSingular(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value, mask *fieldMask) ([]byte, error) {
 	if fd.Message() == nil {
 		return appendScalar(out, fd, scalarOf(v))
 	}
 	out = protowire.AppendTag(out, fd.Number(), protowire.BytesType)
 	at := len(out)
-	out, err := appendMessageValue(out, fd.Message(), v)
+	out, err := appendMessageValue(out, fd.Message(), v, mask)
 	if err != nil {
 		return out, err
 	}
@@ -152,18 +160,18 @@ func appendSingular(out []byte, fd protoreflect.FieldDescriptor, v structwire.Va
 // appendMessageValue appends the fields of md's message that v gives: an
 // object of its fields, or, for a well-known type, its Value read by
 // protojson.
-func appendMessageValue(out []byte, md protoreflect.MessageDescriptor, v structwire.Value) ([]byte, error) {
+func appendMessageValue(out []byte, md protoreflect.MessageDescriptor, v structwire.Value, mask *fieldMask) ([]byte, error) {
 	if md.FullName().Parent() == "google.protobuf" {
 		return appendWellKnown(out, md, v.Raw)
 	}
 	if v.Kind != structwire.Object {
 		return out, errSlowPath
 	}
-	return appendMessage(out, v.Bytes, md)
+	return appendMessage(out, v.Bytes, md, mask)
 }
 
 // appendMap appends the entries of map field fd that the object v gives.
-func appendMap(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value) ([]byte, error) {
+func appendMap(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value, mask *fieldMask) ([]byte, error) {
 	if v.Kind != structwire.Object {
 		return out, errSlowPath
 	}
@@ -193,7 +201,7 @@ func appendMap(out []byte, fd protoreflect.FieldDescriptor, v structwire.Value) 
 			return out, err
 		}
 		keyEnd := len(out)
-		if out, err = appendSingular(out, fd.MapValue(), e); err != nil {
+		if out, err = appendSingular(out, fd.MapValue(), e, mask); err != nil {
 			return out, err
 		}
 		if len(out) == keyEnd && fd.MapValue().Message() == nil {

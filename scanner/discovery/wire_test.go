@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
 
@@ -26,7 +27,7 @@ import (
 func checkWire(t *testing.T, b []byte) (fast bool) {
 	t.Helper()
 	var w containerpb.Cluster
-	werr := fromWire(b, w.ProtoReflect())
+	werr := fromWire(b, w.ProtoReflect(), nil)
 	if werr != nil && !errors.Is(werr, errSlowPath) {
 		t.Fatalf("fromWire returned %v, want nil or errSlowPath", werr)
 	}
@@ -86,7 +87,7 @@ func TestFromWireOddWire(t *testing.T) {
 		{"truncated", name(str("abc"))[:4]},
 	} {
 		var w containerpb.Cluster
-		if err := fromWire(tc.b, w.ProtoReflect()); !errors.Is(err, errSlowPath) {
+		if err := fromWire(tc.b, w.ProtoReflect(), nil); !errors.Is(err, errSlowPath) {
 			t.Errorf("%s: fromWire = %v, want errSlowPath", tc.name, err)
 		}
 		checkWire(t, tc.b)
@@ -144,7 +145,7 @@ func TestClustersThroughTheCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec := structwire.NewCodec(readCluster)
+	codec := structwire.NewCodec(func(_ *assetpb.Asset, data []byte) (*wireCluster, bool) { return readCluster(data, nil) })
 	var got assetpb.ListAssetsResponse
 	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &got); err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestClustersThroughTheCodec(t *testing.T) {
 	for i, as := range got.Assets {
 		ref := want.Assets[i]
 		w, _ := codec.Take(as)
-		gotC, gerr := clusterFromAsset(as, w)
+		gotC, gerr := clusterFromAsset(as, w, nil)
 		if ref.Resource.Data == nil {
 			if gerr == nil || gerr.Error() != "asset "+ref.Name+" has no resource data (content type RESOURCE needed)" {
 				t.Errorf("asset %d without data: %v", i, gerr)
@@ -206,21 +207,7 @@ func TestFromWireMutations(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	fast := 0
 	for range n {
-		b := slices.Clone(seeds[r.IntN(len(seeds))])
-		for k := r.IntN(4) + 1; k > 0 && len(b) > 0; k-- {
-			i := r.IntN(len(b))
-			switch r.IntN(4) {
-			case 0:
-				b[i] ^= 1 << r.IntN(8)
-			case 1:
-				b[i] = byte(r.IntN(256))
-			case 2:
-				b = slices.Delete(b, i, i+1)
-			default:
-				b = b[:i]
-			}
-		}
-		if checkWire(t, b) {
+		if checkWire(t, mutate(r, seeds)) {
 			fast++
 		}
 	}
@@ -228,5 +215,65 @@ func TestFromWireMutations(t *testing.T) {
 	// for the test to hold the fast path to anything.
 	if fast < n/50 {
 		t.Errorf("only %d of %d mutated clusters took the fast path", fast, n)
+	}
+}
+
+// mutate is one of seeds with one to four bytes flipped, replaced, dropped
+// or cut at.
+func mutate(r *rand.Rand, seeds [][]byte) []byte {
+	b := slices.Clone(seeds[r.IntN(len(seeds))])
+	for k := r.IntN(4) + 1; k > 0 && len(b) > 0; k-- {
+		i := r.IntN(len(b))
+		switch r.IntN(4) {
+		case 0:
+			b[i] ^= 1 << r.IntN(8)
+		case 1:
+			b[i] = byte(r.IntN(256))
+		case 2:
+			b = slices.Delete(b, i, i+1)
+		default:
+			b = b[:i]
+		}
+	}
+	return b
+}
+
+// BenchmarkFromWire decodes the dumps' real clusters (6 KB each as a
+// Struct on the wire, far more than a generated one) from Cloud Asset
+// Inventory's wire form: every field (fields=whole), and only what
+// FromProto and the embedded catalog read (fields=catalog, as a scan
+// does). It reports µs/cluster and allocs/cluster.
+func BenchmarkFromWire(b *testing.B) {
+	var wires [][]byte
+	for _, raw := range clusterObjects(b) {
+		wires = append(wires, structWire(b, raw))
+	}
+	cat, err := catalog.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range []struct {
+		name string
+		mask *fieldMask
+	}{{"whole", nil}, {"catalog", clusterMask(cat)}} {
+		b.Run("fields="+m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, w := range wires {
+					var pc containerpb.Cluster
+					if err := fromWire(w, pc.ProtoReflect(), m.mask); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(wires))/1e3, "µs/cluster")
+			allocs := testing.AllocsPerRun(1, func() {
+				for _, w := range wires {
+					var pc containerpb.Cluster
+					_ = fromWire(w, pc.ProtoReflect(), m.mask)
+				}
+			})
+			b.ReportMetric(allocs/float64(len(wires)), "allocs/cluster")
+		})
 	}
 }

@@ -142,6 +142,10 @@ func goBench(path string, stdout io.Writer) error {
 		case name == "BenchmarkMatch/fleet=unaffected":
 			bench = "match_unaffected"
 			fig["clusters_per_s"], fig["allocs_per_cluster"] = round(m["clusters/s"]), m["allocs/cluster"]
+		case strings.HasPrefix(name, "BenchmarkFromWire/fields="):
+			// a real cluster's resource.data: all of it, or what a scan reads
+			bench = "decode_cluster_" + strings.TrimPrefix(name, "BenchmarkFromWire/fields=")
+			fig["us_per_cluster"], fig["allocs_per_cluster"] = m["µs/cluster"], m["allocs/cluster"]
 		case name == "BenchmarkFindingKey":
 			bench = "finding_key" // a floor of match's cost per finding
 			fig["ns_per_key"] = m["ns/op"]

@@ -292,6 +292,10 @@ func scanHere(c config, grpcAddr, org string, now time.Time) (measured, error) {
 	if err != nil {
 		return measured{}, err
 	}
+	cat, err := catalog.Embedded()
+	if err != nil {
+		return measured{}, err
+	}
 	// The versions offered per location, one GetServerConfig each.
 	cm, err := container.NewClusterManagerClient(ctx, ep.Options("container")...)
 	if err != nil {
@@ -306,7 +310,7 @@ func scanHere(c config, grpcAddr, org string, now time.Time) (measured, error) {
 			return measured{}, err
 		}
 		defer ac.Close()
-		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy}
+		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy, Catalog: cat}
 	case discovery.ModeContainerAPI:
 		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
 		if err != nil {
@@ -329,11 +333,6 @@ func scanHere(c config, grpcAddr, org string, now time.Time) (measured, error) {
 	defer lc.Close()
 	lp := gcpclient.DefaultPolicy
 	lp.Limiter = evidence.NewLimiter()
-	cat, err := catalog.Embedded()
-	if err != nil {
-		return measured{}, err
-	}
-
 	var ac *asset.Client
 	if c.kubernetes == kube.SourceAssetInventory {
 		if ac, err = asset.NewClient(ctx, ep.Options("asset")...); err != nil {

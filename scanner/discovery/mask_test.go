@@ -1,0 +1,125 @@
+package discovery
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fleetscan/fleetscan/scanner/catalog"
+)
+
+// TestClusterMask: a cluster decoded for the embedded catalog
+// (clusterMask) reduces to the scanner.Cluster the whole cluster gives,
+// and gives every condition the outcome it gives, for the dumps'
+// clusters, the edges, the catalog's own examples (each condition holding
+// and not) and 20,000 mutations of them. Whatever the whole decode reads,
+// the masked one reads; the dumps' clusters decode to less.
+func TestClusterMask(t *testing.T) {
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := clusterMask(cat)
+	if mask == nil {
+		t.Fatal("clusterMask of the embedded catalog keeps every field")
+	}
+	var seeds [][]byte
+	for _, raw := range clusterObjects(t) {
+		seeds = append(seeds, structWire(t, raw))
+	}
+	dumps := len(seeds)
+	for _, raw := range jsonEdges {
+		if b := structWire(t, []byte(raw)); b != nil {
+			seeds = append(seeds, b)
+		}
+	}
+	examples := 0
+	for _, is := range cat.Issues {
+		if is.Examples == nil {
+			continue
+		}
+		for _, ex := range []map[string]any{is.Examples.Holds, is.Examples.Fails} {
+			pc, err := catalog.ExampleCluster(ex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := protojson.Marshal(pc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeds = append(seeds, structWire(t, raw))
+			examples++
+		}
+	}
+	if examples < 20 {
+		t.Fatalf("only %d examples in the catalog", examples)
+	}
+	check := func(b []byte) (decoded bool) {
+		t.Helper()
+		var whole, masked containerpb.Cluster
+		if fromWire(b, whole.ProtoReflect(), nil) != nil {
+			return false
+		}
+		if err := fromWire(b, masked.ProtoReflect(), mask); err != nil {
+			t.Fatalf("the masked decode refuses what the whole one reads (%v): %x", err, b)
+		}
+		want, werr := FromProto(&whole, "p")
+		got, gerr := FromProto(&masked, "p")
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("FromProto: %v whole, %v masked", werr, gerr)
+		}
+		if diff := cmp.Diff(want, got, noObject); diff != "" {
+			t.Fatalf("FromProto of %s (-whole +masked):\n%s", protojson.Format(&whole), diff)
+		}
+		if diff := cmp.Diff(cat.Facts(&whole), cat.Facts(&masked)); diff != "" {
+			t.Fatalf("the conditions' outcomes for %s (-whole +masked):\n%s", protojson.Format(&whole), diff)
+		}
+		return true
+	}
+	for i, b := range seeds {
+		if !check(b) && i < dumps {
+			t.Fatalf("a dump's cluster did not decode: %x", b[:min(len(b), 64)])
+		}
+		if i < dumps {
+			var whole, masked containerpb.Cluster
+			_ = fromWire(b, whole.ProtoReflect(), nil)
+			_ = fromWire(b, masked.ProtoReflect(), mask)
+			if proto.Size(&masked) >= proto.Size(&whole) {
+				t.Errorf("a dump's cluster decoded for the catalog is %d bytes, whole %d: nothing is left out", proto.Size(&masked), proto.Size(&whole))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	decoded := 0
+	n := 20_000
+	if testing.Short() {
+		n = 2_000
+	}
+	for range n {
+		if check(mutate(r, seeds)) {
+			decoded++
+		}
+	}
+	if decoded < n/50 {
+		t.Errorf("only %d of %d mutated clusters decoded", decoded, n)
+	}
+}
+
+// TestClusterMaskWithout: no catalog, or one whose condition may read any
+// field, decodes every field.
+func TestClusterMaskWithout(t *testing.T) {
+	if m := clusterMask(nil); m != nil {
+		t.Errorf("clusterMask(nil) = %+v, want nil", m)
+	}
+	cat, err := catalog.LoadDir("testdata/wholecluster", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := clusterMask(cat); m != nil {
+		t.Errorf("clusterMask of a catalog reading the cluster whole keeps only %d fields", len(m.fields))
+	}
+}
