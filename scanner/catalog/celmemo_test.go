@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"cel.dev/cel-go/cel"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -12,10 +13,6 @@ import (
 // memoPaths memoizes what reads the objects through field paths alone,
 // and leaves everything else to CEL.
 func TestMemoPaths(t *testing.T) {
-	clusterEnv, poolEnv, err := celEnvs()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		pool  bool
 		expr  string
@@ -42,15 +39,7 @@ func TestMemoPaths(t *testing.T) {
 		{false, `cluster.resourceLabels.exists(k, k == "env")`, false, ""},
 		{false, `cluster.nodePools.exists(p, p.config.taints.exists(t, t.key == "x"))`, true, "cluster.nodePools[config.taints[key]]"},
 	} {
-		env := clusterEnv
-		if tc.pool {
-			env = poolEnv
-		}
-		tree, iss := env.Compile(tc.expr)
-		if iss.Err() != nil {
-			t.Fatalf("%s: %v", tc.expr, iss.Err())
-		}
-		paths, memo := memoPaths(tree)
+		paths, memo := memoPaths(compileCondition(t, tc.expr, tc.pool))
 		if memo != tc.memo {
 			t.Errorf("%s: memoized %v, want %v", tc.expr, memo, tc.memo)
 			continue
@@ -59,6 +48,25 @@ func TestMemoPaths(t *testing.T) {
 			t.Errorf("%s: paths %q, want %q", tc.expr, got, tc.paths)
 		}
 	}
+}
+
+// compileCondition type-checks expr as a condition of scope node_pool
+// (pool) or cluster.
+func compileCondition(t *testing.T, expr string, pool bool) *cel.Ast {
+	t.Helper()
+	clusterEnv, poolEnv, err := celEnvs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := clusterEnv
+	if pool {
+		env = poolEnv
+	}
+	tree, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		t.Fatalf("%s: %v", expr, iss.Err())
+	}
+	return tree
 }
 
 func pathsString(paths []readPath) string {

@@ -9,10 +9,6 @@ import (
 // TestFieldsRead: the fields a condition can read, as dotted JSON names
 // from Cluster, each read whole at its end.
 func TestFieldsRead(t *testing.T) {
-	clusterEnv, poolEnv, err := celEnvs()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		expr string
 		pool bool
@@ -38,15 +34,7 @@ func TestFieldsRead(t *testing.T) {
 		{expr: `[cluster].exists(c, c.description != "")`, all: true},
 		{expr: `pool.config.machineType == "x" && size(cluster.nodePools) > 1`, pool: true, want: []string{"nodePools", "nodePools.config.machineType"}},
 	} {
-		env := clusterEnv
-		if tc.pool {
-			env = poolEnv
-		}
-		tree, iss := env.Compile(tc.expr)
-		if iss.Err() != nil {
-			t.Fatalf("%s: %v", tc.expr, iss.Err())
-		}
-		paths, all := fieldsRead(tree.NativeRep().Expr(), tc.pool)
+		paths, all := fieldsRead(compileCondition(t, tc.expr, tc.pool).NativeRep().Expr(), tc.pool)
 		var got []string
 		for _, p := range paths {
 			var names []string
