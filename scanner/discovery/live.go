@@ -47,7 +47,9 @@ type AssetInventory struct {
 	// Catalog, when set, is what the clusters are decoded for: of each
 	// cluster's resource.data, only the fields FromProto and the catalog's
 	// conditions read are decoded; the others are only checked to be
-	// well-formed. Without it, every field is decoded.
+	// well-formed. It must be the catalog the scan matches with (or one
+	// whose conditions read more): another's conditions could read a field
+	// left out. Without it, every field is decoded.
 	Catalog *catalog.Catalog
 	// Progress, when set, is called after each page with the clusters so far.
 	Progress func(clusters int)
