@@ -77,7 +77,7 @@ func affects(cat *catalog.Catalog, c *Cluster, comp component, now time.Time) bo
 // match decides the catalog's issues for c into st: Match's work, or, with
 // st.probe set, only whether any version-decided one is found on that
 // component (st.hit).
-func (st matchState) match(cat *catalog.Catalog, c *Cluster) (_ matchState, skipped []string) {
+func (st matchState) match(cat *catalog.Catalog, c *Cluster) (matchState, []string) {
 	master := parseVersion(c.MasterVersion)
 	var poolVersions [8]parsedVersion
 	pools := poolVersions[:0]
