@@ -11,8 +11,9 @@ import (
 // FieldPath is a chain of Cluster fields from the Cluster message: each
 // field but the last is a message, or a list or map of messages whose
 // elements the next field is of; the last field is read whole, with all
-// that is below it.
-type FieldPath []protoreflect.FieldDescriptor
+// that is below it. It is an alias, so that a reader of ReadFields needs
+// nothing of this package.
+type FieldPath = []protoreflect.FieldDescriptor
 
 // ReadFields are the Cluster fields the catalog's conditions can read,
 // pools' conditions read through nodePools; all is true when a condition
@@ -21,6 +22,9 @@ type FieldPath []protoreflect.FieldDescriptor
 // message on a path, at least its presence) gives every condition the
 // outcome the whole cluster gives.
 func (c *Catalog) ReadFields() (paths []FieldPath, all bool) {
+	if c == nil {
+		return nil, false // no conditions
+	}
 	for _, is := range c.celIssues {
 		if is.cel.allFields {
 			return nil, true

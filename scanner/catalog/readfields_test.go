@@ -69,3 +69,10 @@ func TestReadFields(t *testing.T) {
 		t.Errorf("the Networking issues (no conditions): %d paths, all %v", len(paths), all)
 	}
 }
+
+func TestReadFieldsNil(t *testing.T) {
+	var c *Catalog
+	if paths, all := c.ReadFields(); paths != nil || all {
+		t.Errorf("a nil catalog reads %d paths, all %v; want none", len(paths), all)
+	}
+}

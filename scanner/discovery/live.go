@@ -21,7 +21,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner"
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 	"github.com/fleetscan/fleetscan/scanner/structwire"
 )
@@ -44,13 +43,14 @@ type AssetInventory struct {
 	Scope    scanner.Scope
 	PageSize int // default and maximum 1000
 	Policy   gcpclient.Policy
-	// Catalog, when set, is what the clusters are decoded for: of each
-	// cluster's resource.data, only the fields FromProto and the catalog's
-	// conditions read are decoded; the others are only checked to be
-	// well-formed. It must be the catalog the scan matches with (or one
-	// whose conditions read more): another's conditions could read a field
-	// left out. Without it, every field is decoded.
-	Catalog *catalog.Catalog
+	// Catalog, when set, is what the clusters are decoded for (a
+	// *catalog.Catalog): of each cluster's resource.data, only the fields
+	// FromProto and the catalog's conditions read are decoded; the others
+	// are only checked to be well-formed. It must be the catalog the scan
+	// matches with (or one whose conditions read more): another's
+	// conditions could read a field left out. Without it, every field is
+	// decoded.
+	Catalog FieldReader
 	// Progress, when set, is called after each page with the clusters so far.
 	Progress func(clusters int)
 }

@@ -5,8 +5,6 @@ import (
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
 // fieldMask is which fields of a message fromWire decodes: a nil mask,
@@ -29,7 +27,7 @@ func (m *fieldMask) field(n protoreflect.FieldNumber) (*fieldMask, bool) {
 }
 
 // add keeps the fields of path p, its last one whole.
-func (m *fieldMask) add(p catalog.FieldPath) {
+func (m *fieldMask) add(p []protoreflect.FieldDescriptor) {
 	for _, fd := range p {
 		if m.whole {
 			return
@@ -59,14 +57,22 @@ var fromProtoFields = []string{
 	"nodePools.name", "nodePools.version", "nodePools.config.imageType", "nodePools.config.linuxNodeConfig.sysctls",
 }
 
+// FieldReader says which Cluster fields a scan reads besides FromProto's:
+// catalog.Catalog's conditions (its ReadFields). Each path is a chain of
+// fields from Cluster, read whole at its end; all is true when any field
+// may be read.
+type FieldReader interface {
+	ReadFields() (paths [][]protoreflect.FieldDescriptor, all bool)
+}
+
 // clusterMask is what a cluster asset's resource.data is decoded for:
-// FromProto's fields and those the catalog's conditions can read; nil
-// (every field) without a catalog, or when a condition may read any.
-func clusterMask(cat *catalog.Catalog) *fieldMask {
-	if cat == nil {
+// FromProto's fields and those r reads; nil (every field) without r, or
+// when r may read any.
+func clusterMask(r FieldReader) *fieldMask {
+	if r == nil {
 		return nil
 	}
-	paths, all := cat.ReadFields()
+	paths, all := r.ReadFields()
 	if all {
 		return nil
 	}
@@ -83,9 +89,9 @@ func clusterMask(cat *catalog.Catalog) *fieldMask {
 // clusterPath is the path of Cluster fields that a dotted name of JSON
 // names gives; it panics on a name that is not one (fromProtoFields is
 // constant).
-func clusterPath(name string) catalog.FieldPath {
+func clusterPath(name string) []protoreflect.FieldDescriptor {
 	md := (&containerpb.Cluster{}).ProtoReflect().Descriptor()
-	var p catalog.FieldPath
+	var p []protoreflect.FieldDescriptor
 	for part := range strings.SplitSeq(name, ".") {
 		if md == nil {
 			panic("discovery: " + name + " goes past a scalar")

@@ -8,7 +8,6 @@ import (
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 
 	"github.com/fleetscan/fleetscan/scanner"
-	"github.com/fleetscan/fleetscan/scanner/catalog"
 	"github.com/fleetscan/fleetscan/scanner/gcpclient"
 )
 
@@ -40,7 +39,7 @@ type LiveOptions struct {
 	Concurrency int // container-api: projects at once; default 16
 	// Catalog, when set, is what asset-inventory decodes clusters for
 	// (AssetInventory.Catalog).
-	Catalog *catalog.Catalog
+	Catalog FieldReader
 	// Progress, when set, is called as discovery goes: done so far of
 	// total (0 when not known yet) in unit ("clusters" or "projects").
 	Progress func(done, total int, unit string)
