@@ -91,12 +91,12 @@ func indented(buf *bytes.Buffer, prefix string, v any) error {
 // ndjsonBlock is how many lines writeNDJSON encodes at a time: about 400 KB.
 const ndjsonBlock = 256
 
-// writeNDJSON writes each element of s on its own line, as an Encoder with
-// SetEscapeHTML(false) writes it, the blocks of lines encoded on every core
-// and written in order: encoding is most of the CLI's time after a large
-// scan. At most GOMAXPROCS+1 blocks are held, encoded and not yet written,
-// each in a buffer used again.
-func writeNDJSON[E any](w io.Writer, s []E) error {
+// writeNDJSON writes each finding of s on its own line, as an Encoder
+// with SetEscapeHTML(false) writes it (appendFinding), the blocks of lines
+// encoded on every core and written in order: encoding is most of the
+// CLI's time after a large scan. At most GOMAXPROCS+1 blocks are held,
+// encoded and not yet written, each in a buffer used again.
+func writeNDJSON(w io.Writer, s []scanner.Finding) error {
 	n := (len(s) + ndjsonBlock - 1) / ndjsonBlock
 	type block struct {
 		lines *bytes.Buffer
@@ -122,12 +122,12 @@ func writeNDJSON[E any](w io.Writer, s []E) error {
 			}
 			go func() {
 				buf.Reset()
-				enc := json.NewEncoder(buf)
-				enc.SetEscapeHTML(false)
+				lines := buf.AvailableBuffer() // the buffer's own array, from its start
 				var err error
 				for i := b * ndjsonBlock; i < min(len(s), (b+1)*ndjsonBlock) && err == nil; i++ {
-					err = enc.Encode(&s[i])
+					lines, err = appendFinding(lines, &s[i])
 				}
+				buf.Write(lines)
 				done[b] <- block{buf, err}
 			}()
 		}
