@@ -92,7 +92,7 @@ func newRowPlan(rt reflect.Type, s bigquery.Schema) (*rowPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", fs.Name, err)
 		}
-		p.cols = append(p.cols, column{name: fs.Name, key: string(appendJSONString(nil, fs.Name)) + ":", index: fields[i].index, enc: enc})
+		p.cols = append(p.cols, column{name: fs.Name, key: string(AppendJSONString(nil, fs.Name, true)) + ":", index: fields[i].index, enc: enc})
 	}
 	slices.SortFunc(p.cols, func(a, b column) int { return strings.Compare(a.name, b.name) })
 	return p, nil
@@ -255,7 +255,7 @@ func scalarEncoder(t reflect.Type) func(b []byte, v reflect.Value) ([]byte, erro
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return func(b []byte, v reflect.Value) ([]byte, error) { return appendJSONString(b, v.String()), nil }
+		return func(b []byte, v reflect.Value) ([]byte, error) { return AppendJSONString(b, v.String(), true), nil }
 	case reflect.Bool:
 		return func(b []byte, v reflect.Value) ([]byte, error) { return strconv.AppendBool(b, v.Bool()), nil }
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -290,26 +290,32 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 const hexDigits = "0123456789abcdef"
 
 // jsonSafe are the bytes that encoding/json copies as they are into a
-// string with HTML escaping: ASCII but for control characters, ", \, <, >
-// and &.
-var jsonSafe = func() (safe [256]bool) {
+// string: ASCII but for control characters, " and \, and, with HTML
+// escaping (index 1), <, > and &.
+var jsonSafe = func() (safe [2][256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
-		safe[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+		safe[0][c] = c != '"' && c != '\\'
+		safe[1][c] = !strings.ContainsRune(`"\<>&`, rune(c))
 	}
 	return safe
 }()
 
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// encodes a string (HTML escaping on, as json.Marshal and the client do):
-// ", \ and control characters escaped (\b \f \n \r \t short), <, > and &
-// as \u003c \u003e \u0026, U+2028 and U+2029 escaped, and each byte of
-// invalid UTF-8 as \ufffd.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// encodes a string: ", \ and control characters escaped (\b \f \n \r \t
+// short), U+2028 and U+2029 escaped, and each byte of invalid UTF-8 as
+// \ufffd; with escapeHTML (as json.Marshal and the BigQuery client do),
+// also <, > and & as \u003c \u003e \u0026, and without, as an Encoder with
+// SetEscapeHTML(false).
+func AppendJSONString(b []byte, s string, escapeHTML bool) []byte {
+	safe := &jsonSafe[0]
+	if escapeHTML {
+		safe = &jsonSafe[1]
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if jsonSafe[c] {
+		if safe[c] {
 			i++
 			continue
 		}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -15,8 +16,9 @@ import (
 	"google.golang.org/api/option"
 )
 
-// appendJSONString is encoding/json's string encoding: every byte, every
-// rune class, and random byte strings.
+// AppendJSONString is encoding/json's string encoding, with HTML escaping
+// (json.Marshal) and without (an Encoder with SetEscapeHTML(false)): every
+// byte, every rune class, and random byte strings.
 func TestAppendJSONStringIsEncodingJSON(t *testing.T) {
 	var cases []string
 	for b := range 256 {
@@ -44,8 +46,17 @@ func TestAppendJSONStringIsEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendJSONString([]byte("prefix"), s); string(got) != "prefix"+string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got[len("prefix"):], want)
+		if got := AppendJSONString([]byte("prefix"), s, true); string(got) != "prefix"+string(want) {
+			t.Errorf("AppendJSONString(%q, escapeHTML) = %s, want %s", s, got[len("prefix"):], want)
+		}
+		var plain bytes.Buffer
+		enc := json.NewEncoder(&plain)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendJSONString([]byte("prefix"), s, false); string(got)+"\n" != "prefix"+plain.String() {
+			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got[len("prefix"):], plain.Bytes())
 		}
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fleetscan/fleetscan/scanner"
+	"github.com/fleetscan/fleetscan/schema"
 )
+
+// appendJSONString appends s quoted as an Encoder with SetEscapeHTML(false)
+// writes it.
+func appendJSONString(b []byte, s string) []byte { return schema.AppendJSONString(b, s, false) }
 
 // appendFinding appends f's line of NDJSON, byte for byte what an Encoder
 // with SetEscapeHTML(false) writes for it (TestAppendFindingIsTheEncoders):
@@ -92,56 +96,4 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 		return b, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
 	}
 	return append(b, text...), nil
-}
-
-// appendJSONString appends s quoted as encoding/json does without HTML
-// escaping: `"` and `\` escaped, control characters as \b \f \n \r \t or
-// \u00XX, invalid UTF-8 as \ufffd, and U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(append(b, s[start:i]...), `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(append(b, s[start:]...), '"')
 }

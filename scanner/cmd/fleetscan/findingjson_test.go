@@ -63,16 +63,3 @@ func TestAppendFindingIsTheEncoders(t *testing.T) {
 		t.Errorf("evidence of year -1: %v", err)
 	}
 }
-
-// FuzzAppendJSONString: any string is quoted as the Encoder quotes it.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range oddStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want := encoded(t, s)
-		if got := append(appendJSONString(nil, s), '\n'); !bytes.Equal(got, want) {
-			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
