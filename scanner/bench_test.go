@@ -106,36 +106,17 @@ func BenchmarkFacts(b *testing.B) {
 // locations offer: matching, end of support and every cluster's upgrade
 // plan (fleet/s: 10,000 clusters each).
 func BenchmarkScanUpgradePlan(b *testing.B) {
-	fleet, err := fleetgen.Generate(fleetgen.Options{Clusters: 10_000, Projects: 2_000, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var src fleetSource
-	offered := map[string]scanner.Offered{}
-	for _, pc := range fleet.Clusters {
-		c, err := discovery.FromProto(pc, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		src = append(src, c)
-		if _, ok := offered[c.Location]; !ok {
-			offered[c.Location] = discovery.OfferedFromProto(fleet.ServerConfig(c.Location))
-		}
-	}
+	gen, clusters, offered := generatedFleet(b, fleetgen.Options{Clusters: 10_000, Projects: 2_000, Seed: 1})
 	cat := testkit.Catalog(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := scanner.Scan(b.Context(), scanner.Options{Catalog: cat, Source: fleet2(src), Offers: discovery.OfferedByLocation{ByLocation: offered},
-			ScanID: "bench", Now: fleet.Now}); err != nil {
+		if _, err := scanner.Scan(b.Context(), scanner.Options{Catalog: cat, Source: clusters, Offers: offered,
+			ScanID: "bench", Now: gen.Now}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*len(src))/b.Elapsed().Seconds(), "clusters/s")
+	b.ReportMetric(float64(b.N*len(clusters))/b.Elapsed().Seconds(), "clusters/s")
 }
-
-type fleetSource []scanner.Cluster
-
-func fleet2(s fleetSource) fleet { return fleet(s) }
 
 // BenchmarkFindingKey is the cost of one finding's key (a SHA-256 of its
 // identity, a contract: alert state and the views key on it), a floor of

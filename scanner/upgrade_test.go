@@ -451,6 +451,29 @@ func TestEndOfSupportSharedTexts(t *testing.T) {
 	t.Log(severities)
 }
 
+// generatedFleet is a generated fleet as scanner clusters, and the versions
+// its locations offer.
+func generatedFleet(t testing.TB, opt fleetgen.Options) (*fleetgen.Fleet, fleet, discovery.OfferedByLocation) {
+	t.Helper()
+	gen, err := fleetgen.Generate(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clusters fleet
+	offered := map[string]scanner.Offered{}
+	for _, pc := range gen.Clusters {
+		c, err := discovery.FromProto(pc, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusters = append(clusters, c)
+		if _, ok := offered[c.Location]; !ok {
+			offered[c.Location] = discovery.OfferedFromProto(gen.ServerConfig(c.Location))
+		}
+	}
+	return gen, clusters, discovery.OfferedByLocation{ByLocation: offered}
+}
+
 // TestUpgradePlansShared: a fleet planned together, where the planner's
 // memo shares answers across clusters, gives every cluster the plan it
 // gets when scanned alone. A memo key that missed something a decision
@@ -460,26 +483,11 @@ func TestUpgradePlansShared(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	}
-	gen, err := fleetgen.Generate(fleetgen.Options{Clusters: n, Projects: n / 5, Seed: 11})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gen, all, offered := generatedFleet(t, fleetgen.Options{Clusters: n, Projects: n / 5, Seed: 11})
 	cat := testkit.Catalog(t)
-	var all fleet
-	offered := map[string]scanner.Offered{}
-	for _, pc := range gen.Clusters {
-		c, err := discovery.FromProto(pc, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, c)
-		if _, ok := offered[c.Location]; !ok {
-			offered[c.Location] = discovery.OfferedFromProto(gen.ServerConfig(c.Location))
-		}
-	}
 	scan := func(src fleet) *scanner.Result {
 		res, err := scanner.Scan(t.Context(), scanner.Options{Catalog: cat, Source: src, ScanID: "shared", Now: gen.Now,
-			Offers: discovery.OfferedByLocation{ByLocation: offered}})
+			Offers: offered})
 		if err != nil {
 			t.Fatal(err)
 		}
