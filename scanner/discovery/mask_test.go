@@ -1,12 +1,16 @@
 package discovery
 
 import (
+	"errors"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -121,5 +125,36 @@ func TestClusterMaskWithout(t *testing.T) {
 	}
 	if m := clusterMask(cat); m != nil {
 		t.Errorf("clusterMask of a catalog reading the cluster whole keeps only %d fields", len(m.fields))
+	}
+}
+
+// TestClusterMaskSkipped: a field nothing reads is checked to be what
+// proto reads, not what its type wants. Malformed protobuf there leaves the
+// cluster to the Struct path (which refuses it); a value of the wrong type
+// (README: no longer a scan error) is dropped, where the whole decode
+// leaves it to protojson, which refuses it.
+func TestClusterMaskSkipped(t *testing.T) {
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := clusterMask(cat)
+	name := entry("name", protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "c"))
+	badUTF8 := append(slices.Clone(name), entry("description", protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff"))...)
+	var pc containerpb.Cluster
+	if err := fromWire(badUTF8, pc.ProtoReflect(), mask); !errors.Is(err, errSlowPath) {
+		t.Errorf("a skipped field that is not UTF-8: %v, want errSlowPath", err)
+	}
+	number := protowire.AppendFixed64(protowire.AppendTag(nil, 2, protowire.Fixed64Type), math.Float64bits(5))
+	wrongType := append(slices.Clone(name), entry("description", number)...)
+	if err := fromWire(wrongType, (&containerpb.Cluster{}).ProtoReflect(), nil); !errors.Is(err, errSlowPath) {
+		t.Errorf("description a number, decoded whole: %v, want errSlowPath", err)
+	}
+	var masked containerpb.Cluster
+	if err := fromWire(wrongType, masked.ProtoReflect(), mask); err != nil {
+		t.Fatalf("description a number, decoded for the catalog: %v", err)
+	}
+	if masked.GetName() != "c" || masked.GetDescription() != "" {
+		t.Errorf("decoded for the catalog: %v, want the name alone", &masked)
 	}
 }
