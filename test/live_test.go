@@ -17,6 +17,7 @@ import (
 	logging "cloud.google.com/go/logging/apiv2"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
 
 	"github.com/fleetscan/fleetscan/scanner"
@@ -180,6 +181,44 @@ func TestLiveMatchesOffline(t *testing.T) {
 			}
 			if got := calls["logging.ListLogEntries"]; got != 1 {
 				t.Errorf("ListLogEntries calls = %d, want 1 for 80 projects", got)
+			}
+		})
+	}
+}
+
+// A fleet of real-size clusters (fleetgen.Options.RealSize: endpoint, CA
+// certificate, logging, node configuration and more, 4–6 KB each) scans,
+// live in both modes, to the findings, records and summary of the same
+// fleet without those fields: none of them decides anything, and a live
+// scan decodes only the fields it reads.
+func TestRealSizeChangesNoFinding(t *testing.T) {
+	want := scanFiles(t, generate(t, 300, 60))
+	padded, err := fleetgen.Generate(fleetgen.Options{Clusters: 300, Projects: 60, Seed: 42, RealSize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The records' clusters differ in how to reach their API only.
+	noAccess := cmpopts.IgnoreFields(scanner.Cluster{}, "Access")
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			l := startLive(t, padded, gcpfake.Options{})
+			got, err := l.scan(t.Context(), t, padded, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.Findings, got.Findings); diff != "" {
+				t.Errorf("findings (-plain +real size):\n%s", diff)
+			}
+			if diff := cmp.Diff(want.Clusters, got.Clusters, noAccess); diff != "" {
+				t.Errorf("clusters (-plain +real size):\n%s", diff)
+			}
+			if diff := cmp.Diff(want.Summary, got.Summary); diff != "" {
+				t.Errorf("summary (-plain +real size):\n%s", diff)
+			}
+			for _, rec := range got.Clusters {
+				if rec.Access.Endpoint == "" || rec.Access.CACert == "" {
+					t.Fatalf("%s: access %+v, want the padded endpoint and CA certificate read", rec.Key(), rec.Access)
+				}
 			}
 		})
 	}

@@ -11,6 +11,10 @@
 // max_calls_per_cluster; -typical pads every cluster to
 // fleetgen.TypicalCluster (480 objects).
 //
+// With -realsize every cluster carries what a real one does besides the
+// fields the generator draws (fleetgen.Options.RealSize: about 8 KB of
+// JSON a cluster instead of 1 KB), and the line says "real_size":true.
+//
 // With -cli FILE the scan is the fleetscan binary FILE's, run as a user
 // would (scan --organization … --format ndjson, its output counted and
 // discarded), and the line is "bench":"cli": that process's wall, CPU and
@@ -67,6 +71,7 @@ type config struct {
 	mode               string
 	kubernetes         string // in-cluster source: "", asset-inventory or api
 	typical            bool   // pad every cluster to fleetgen.TypicalCluster
+	realSize           bool   // clusters the size of real ones (fleetgen.Options.RealSize)
 	clusters, projects int
 	latency            time.Duration
 	serve              bool
@@ -86,6 +91,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency the fakes add to every call")
 	fs.StringVar(&c.kubernetes, "kubernetes", "", "also run the in-cluster checks from SOURCE: asset-inventory or api (a fake Kubernetes API per cluster)")
 	fs.BoolVar(&c.typical, "typical", false, "with -kubernetes: pad every cluster to a typical size (20 DaemonSets, 50 Services, 10 NetworkPolicies, 100 workloads, 300 Pods)")
+	fs.BoolVar(&c.realSize, "realsize", false, "clusters the size of real ones: each with the endpoint, CA certificate, logging, node configuration… that decide no finding (about 8 KB of JSON, not 1 KB)")
 	fs.BoolVar(&c.serve, "serve", false, "internal: serve the fakes until stdin closes")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write the heap profile after the scan (the result still live) to FILE")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the scan's CPU profile (the scanner's process, not the fakes') to FILE")
@@ -112,7 +118,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	// Only the fakes' process generates and holds the fleet: the scanner's
 	// peak RSS is its own.
-	opt := fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1, Kube: c.serve && c.kubernetes != ""}
+	opt := fleetgen.Options{Clusters: c.clusters, Projects: c.projects, Seed: 1, Kube: c.serve && c.kubernetes != "", RealSize: c.realSize}
 	if c.typical {
 		opt.KubeShape = &fleetgen.TypicalCluster
 	}
@@ -172,7 +178,7 @@ func bench(c config, stdout io.Writer) error {
 		return err
 	}
 	child := exec.Command(self, "-serve", "-clusters", fmt.Sprint(c.clusters), "-projects", fmt.Sprint(c.projects), "-latency", c.latency.String(),
-		"-kubernetes", c.kubernetes, fmt.Sprintf("-typical=%t", c.typical))
+		"-kubernetes", c.kubernetes, fmt.Sprintf("-typical=%t", c.typical), fmt.Sprintf("-realsize=%t", c.realSize))
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -233,7 +239,7 @@ func bench(c config, stdout io.Writer) error {
 		bench = "cli"
 	}
 	return json.NewEncoder(stdout).Encode(result{
-		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, Clusters: c.clusters, Projects: c.projects, Objects: objects,
+		Bench: bench, Mode: c.mode, Kubernetes: c.kubernetes, RealSize: c.realSize, Clusters: c.clusters, Projects: c.projects, Objects: objects,
 		APICalls: total, CallsByMethod: calls, MaxCallsPerCluster: m.perCluster,
 		Targets: fleetTargets(c),
 		WallS:   round(m.wall.Seconds()), CPUS: round(m.cpu), PeakRSSMB: round(float64(m.maxRSS) / 1024), Findings: m.findings,
@@ -401,6 +407,7 @@ type result struct {
 	Bench         string         `json:"bench"`
 	Mode          string         `json:"mode"`
 	Kubernetes    string         `json:"kubernetes,omitempty"`
+	RealSize      bool           `json:"real_size,omitempty"`
 	Clusters      int            `json:"clusters"`
 	Projects      int            `json:"projects"`
 	Objects       int            `json:"kubernetes_objects,omitempty"`

@@ -3,6 +3,8 @@ package fleetgen
 import (
 	"testing"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fleetscan/fleetscan/scanner/catalog"
@@ -83,6 +85,54 @@ func TestEventsReportedByKubelet(t *testing.T) {
 		component := p["source"].GetStructValue().GetFields()["component"].GetStringValue()
 		if component != "kubelet" || p["reportingComponent"].GetStringValue() != "kubelet" {
 			t.Fatalf("event %s: source.component %q, reportingComponent %q; want kubelet for both", e.GetInsertId(), component, p["reportingComponent"].GetStringValue())
+		}
+	}
+}
+
+// RealSize pads the clusters to a dump's size and changes nothing else:
+// each padded cluster is its plain one with realSize applied, and the
+// events are the same.
+func TestRealSize(t *testing.T) {
+	opt := Options{Clusters: 500, Projects: 100, Seed: 5}
+	plain, err := Generate(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.RealSize = true
+	padded, err := Generate(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func(cs []*containerpb.Cluster) int {
+		n := 0
+		for _, c := range cs {
+			b, err := protojson.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(b)
+		}
+		return n / len(cs)
+	}
+	if got := size(padded.Clusters); got < 6000 || got > 10000 {
+		t.Errorf("padded clusters are %d bytes of JSON on average, want 6–10 KB (the dumps' 4–6 KB and the CA certificate they leave out)", got)
+	}
+	if got := size(plain.Clusters); got > 2000 {
+		t.Errorf("plain clusters are %d bytes of JSON on average, want about 1 KB", got)
+	}
+	for i, c := range plain.Clusters {
+		want := proto.Clone(c).(*containerpb.Cluster)
+		realSize(want, padded.Projects[i*opt.Projects/opt.Clusters].ID)
+		if !proto.Equal(want, padded.Clusters[i]) {
+			t.Fatalf("cluster %d: padded is not the plain cluster padded", i)
+		}
+	}
+	if len(plain.Events) != len(padded.Events) {
+		t.Fatalf("events: %d plain, %d padded", len(plain.Events), len(padded.Events))
+	}
+	for i := range plain.Events {
+		if !proto.Equal(plain.Events[i], padded.Events[i]) {
+			t.Fatalf("event %d differs with RealSize", i)
 		}
 	}
 }
