@@ -93,7 +93,7 @@ func Start(fleet *fleetgen.Fleet, opt Options) (*Server, error) {
 		calls: map[string]int{},
 		rng:   mrand.New(mrand.NewPCG(opt.Seed, opt.Seed^0x5851f42d4c957f2d)),
 	}
-	s.srv = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	s.srv = grpc.NewServer(grpc.UnaryInterceptor(s.intercept), grpc.ForceServerCodec(serverCodec{idx.encoded}))
 	assetpb.RegisterAssetServiceServer(s.srv, &assetService{s: s})
 	containerpb.RegisterClusterManagerServer(s.srv, &containerService{s: s})
 	resourcemanagerpb.RegisterProjectsServer(s.srv, &projectsService{s: s})

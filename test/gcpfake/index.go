@@ -13,6 +13,7 @@ import (
 	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -32,6 +33,8 @@ type index struct {
 	// assets of the scope organizations/N, folders/N (nested included) or a
 	// project ID, in project ID then cluster name order.
 	assets map[string][]*assetpb.Asset
+	// encoded is each cluster asset's protobuf encoding (serverCodec).
+	encoded map[*assetpb.Asset][]byte
 	// kube is the Kubernetes assets of the same scopes (nil when a scope
 	// has none), each type in asset name order.
 	kube     map[string]kubeScope
@@ -55,6 +58,7 @@ func newIndex(f *fleetgen.Fleet) (*index, error) {
 		childProjects: map[string][]*resourcemanagerpb.Project{},
 		childFolders:  map[string][]*resourcemanagerpb.Folder{},
 		assets:        map[string][]*assetpb.Asset{f.Org: nil},
+		encoded:       map[*assetpb.Asset][]byte{},
 		readTime:      timestamppb.New(f.Now),
 	}
 	created := timestamppb.New(f.Now.AddDate(-1, 0, 0))
@@ -149,6 +153,9 @@ func newIndex(f *fleetgen.Fleet) (*index, error) {
 					Data:                 data,
 					Location:             c.GetLocation(),
 				},
+			}
+			if x.encoded[a], err = proto.Marshal(a); err != nil {
+				return nil, fmt.Errorf("gcpfake: cluster %s/%s: %w", id, c.GetName(), err)
 			}
 			x.assets[id] = append(x.assets[id], a)
 			for _, scope := range as[1:] {
