@@ -131,7 +131,8 @@ type job struct {
 }
 
 func (j job) liveOptions(cfg Config, cat *catalog.Catalog) discovery.LiveOptions {
-	return discovery.LiveOptions{Mode: cfg.Discovery, Scope: j.scope, ProjectIDs: j.projects, Policy: cfg.Policy, Catalog: cat}
+	return discovery.LiveOptions{Mode: cfg.Discovery, Scope: j.scope, ProjectIDs: j.projects, Policy: cfg.Policy, Catalog: cat,
+		WithoutAccess: cfg.Kubernetes != kube.SourceAPI}
 }
 
 // failed decides the retry contract for an API error: no access or an

@@ -51,6 +51,11 @@ type AssetInventory struct {
 	// conditions could read a field left out. Without it, every field is
 	// decoded.
 	Catalog FieldReader
+	// WithoutAccess, with Catalog, leaves every cluster's scanner.Access
+	// empty and its fields (endpoint, CA certificate) undecoded: for a scan
+	// that does not reach the clusters' Kubernetes APIs, which then holds
+	// 2 KB less a cluster.
+	WithoutAccess bool
 	// Progress, when set, is called after each page with the clusters so far.
 	Progress func(clusters int)
 }
@@ -79,7 +84,7 @@ func (a *AssetInventory) Discover(ctx context.Context, found func(scanner.Cluste
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pages := make(chan assetPage)
-	mask := clusterMask(a.Catalog)
+	mask := clusterMask(a.Catalog, a.WithoutAccess)
 	codec := structwire.NewCodec(func(as *assetpb.Asset, data []byte) (*wireCluster, bool) { return readCluster(data, mask) })
 	go a.fetch(ctx, req, size, pages, codec)
 	for pg := range pages {

@@ -48,13 +48,21 @@ func (m *fieldMask) add(p []protoreflect.FieldDescriptor) {
 // fromProtoFields are the Cluster fields FromProto reads, by their JSON
 // names; TestClusterMask holds the list to FromProto.
 var fromProtoFields = []string{
-	"name", "selfLink", "location", "id", "status", "endpoint",
+	"name", "selfLink", "location", "id", "status",
 	"currentMasterVersion", "currentNodeVersion", "initialClusterVersion",
-	"autopilot.enabled", "ipAllocationPolicy.useIpAliases", "masterAuth.clusterCaCertificate",
+	"autopilot.enabled", "ipAllocationPolicy.useIpAliases",
 	"networkConfig.datapathProvider", "releaseChannel.channel",
+	"nodePools.name", "nodePools.version", "nodePools.config.imageType", "nodePools.config.linuxNodeConfig.sysctls",
+}
+
+// accessFields are the fields of FromProto's scanner.Access: how to reach
+// the cluster's Kubernetes API. The CA certificate is most of a cluster's
+// size after its node pools (2 KB), so a scan that does not reach the
+// clusters' APIs leaves them out (AssetInventory.WithoutAccess).
+var accessFields = []string{
+	"endpoint", "masterAuth.clusterCaCertificate",
 	"controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic",
 	"controlPlaneEndpointsConfig.dnsEndpointConfig.endpoint",
-	"nodePools.name", "nodePools.version", "nodePools.config.imageType", "nodePools.config.linuxNodeConfig.sysctls",
 }
 
 // FieldReader says which Cluster fields a scan reads besides FromProto's:
@@ -66,9 +74,9 @@ type FieldReader interface {
 }
 
 // clusterMask is what a cluster asset's resource.data is decoded for:
-// FromProto's fields and those r reads; nil (every field) without r, or
-// when r may read any.
-func clusterMask(r FieldReader) *fieldMask {
+// FromProto's fields (its Access too, unless withoutAccess) and those r
+// reads; nil (every field) without r, or when r may read any.
+func clusterMask(r FieldReader, withoutAccess bool) *fieldMask {
 	if r == nil {
 		return nil
 	}
@@ -79,6 +87,11 @@ func clusterMask(r FieldReader) *fieldMask {
 	m := &fieldMask{}
 	for _, name := range fromProtoFields {
 		m.add(clusterPath(name))
+	}
+	if !withoutAccess {
+		for _, name := range accessFields {
+			m.add(clusterPath(name))
+		}
 	}
 	for _, p := range paths {
 		m.add(p)

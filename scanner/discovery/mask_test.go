@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fleetscan/fleetscan/scanner"
 	"github.com/fleetscan/fleetscan/scanner/catalog"
 )
 
@@ -27,7 +28,7 @@ func TestClusterMask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mask := clusterMask(cat)
+	mask := clusterMask(cat, false)
 	if mask == nil {
 		t.Fatal("clusterMask of the embedded catalog keeps every field")
 	}
@@ -116,14 +117,14 @@ func TestClusterMask(t *testing.T) {
 // TestClusterMaskWithout: no catalog, or one whose condition may read any
 // field, decodes every field.
 func TestClusterMaskWithout(t *testing.T) {
-	if m := clusterMask(nil); m != nil {
-		t.Errorf("clusterMask(nil) = %+v, want nil", m)
+	if m := clusterMask(nil, false); m != nil {
+		t.Errorf("clusterMask(nil, false) = %+v, want nil", m)
 	}
 	cat, err := catalog.LoadDir("testdata/wholecluster", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := clusterMask(cat); m != nil {
+	if m := clusterMask(cat, false); m != nil {
 		t.Errorf("clusterMask of a catalog reading the cluster whole keeps only %d fields", len(m.fields))
 	}
 }
@@ -138,7 +139,7 @@ func TestClusterMaskSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mask := clusterMask(cat)
+	mask := clusterMask(cat, false)
 	name := entry("name", protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "c"))
 	badUTF8 := append(slices.Clone(name), entry("description", protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "\xff"))...)
 	var pc containerpb.Cluster
@@ -156,5 +157,65 @@ func TestClusterMaskSkipped(t *testing.T) {
 	}
 	if masked.GetName() != "c" || masked.GetDescription() != "" {
 		t.Errorf("decoded for the catalog: %v, want the name alone", &masked)
+	}
+}
+
+// Without access, a cluster decodes to what it decodes to with it, less
+// its scanner.Access, and the CA certificate is not kept: for the dumps'
+// clusters, and for one that has every field of Access.
+func TestClusterMaskWithoutAccess(t *testing.T) {
+	cat, err := catalog.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, without := clusterMask(cat, false), clusterMask(cat, true)
+	reachable := &containerpb.Cluster{
+		Name: "c", Location: "europe-west4", CurrentMasterVersion: "1.31.1-gke.1000", Endpoint: "34.1.2.3",
+		MasterAuth: &containerpb.MasterAuth{ClusterCaCertificate: "TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTMHRMUzB0Q2c9PQ=="},
+		ControlPlaneEndpointsConfig: &containerpb.ControlPlaneEndpointsConfig{DnsEndpointConfig: &containerpb.ControlPlaneEndpointsConfig_DNSEndpointConfig{
+			Endpoint: "gke-abc.europe-west4.gke.goog", AllowExternalTraffic: proto.Bool(true),
+		}},
+		NodePools: []*containerpb.NodePool{{Name: "default-pool", Version: "1.31.1-gke.1000"}},
+	}
+	raw, err := protojson.Marshal(reachable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeds [][]byte
+	for _, raw := range append(clusterObjects(t), raw) {
+		seeds = append(seeds, structWire(t, raw))
+	}
+	for i, b := range seeds {
+		var full, lean containerpb.Cluster
+		if err := fromWire(b, full.ProtoReflect(), with); err != nil {
+			t.Fatal(err)
+		}
+		if err := fromWire(b, lean.ProtoReflect(), without); err != nil {
+			t.Fatal(err)
+		}
+		want, err := FromProto(&full, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := FromProto(&lean, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Access != (scanner.Access{}) {
+			t.Errorf("cluster %d: Access = %+v without access, want none", i, got.Access)
+		}
+		want.Access = scanner.Access{}
+		if diff := cmp.Diff(want, got, noObject); diff != "" {
+			t.Errorf("cluster %d (-with access, less it +without):\n%s", i, diff)
+		}
+		if lean.GetMasterAuth().GetClusterCaCertificate() != "" || lean.GetEndpoint() != "" {
+			t.Errorf("cluster %d: the CA certificate or endpoint was decoded without access", i)
+		}
+	}
+	var full containerpb.Cluster
+	_ = fromWire(seeds[len(seeds)-1], full.ProtoReflect(), with)
+	c, _ := FromProto(&full, "p")
+	if want := (scanner.Access{Endpoint: "34.1.2.3", CACert: reachable.MasterAuth.ClusterCaCertificate, DNSEndpoint: "gke-abc.europe-west4.gke.goog"}); c.Access != want {
+		t.Errorf("with access: Access = %+v, want %+v", c.Access, want)
 	}
 }

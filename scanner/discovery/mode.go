@@ -40,6 +40,9 @@ type LiveOptions struct {
 	// Catalog, when set, is what asset-inventory decodes clusters for
 	// (AssetInventory.Catalog).
 	Catalog FieldReader
+	// WithoutAccess: the scan does not reach the clusters' Kubernetes APIs
+	// (AssetInventory.WithoutAccess).
+	WithoutAccess bool
 	// Progress, when set, is called as discovery goes: done so far of
 	// total (0 when not known yet) in unit ("clusters" or "projects").
 	Progress func(done, total int, unit string)
@@ -53,7 +56,7 @@ func Live(c Clients, opt LiveOptions) (scanner.Source, error) {
 	if opt.Mode == ModeContainerAPI || opt.ProjectIDs != nil {
 		return c.ContainerAPI(opt), nil
 	}
-	a := &AssetInventory{Client: c.Asset, Scope: opt.Scope, Policy: opt.Policy, Catalog: opt.Catalog}
+	a := &AssetInventory{Client: c.Asset, Scope: opt.Scope, Policy: opt.Policy, Catalog: opt.Catalog, WithoutAccess: opt.WithoutAccess}
 	if p := opt.Progress; p != nil {
 		a.Progress = func(n int) { p(n, 0, "clusters") }
 	}

@@ -255,7 +255,7 @@ func BenchmarkFromWire(b *testing.B) {
 	for _, m := range []struct {
 		name string
 		mask *fieldMask
-	}{{"whole", nil}, {"catalog", clusterMask(cat)}} {
+	}{{"whole", nil}, {"catalog", clusterMask(cat, false)}} {
 		b.Run("fields="+m.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -316,7 +316,7 @@ func scanHere(c config, grpcAddr, org string, now time.Time) (measured, error) {
 			return measured{}, err
 		}
 		defer ac.Close()
-		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy, Catalog: cat}
+		src = &discovery.AssetInventory{Client: ac, Scope: scope, Policy: gcpclient.DefaultPolicy, Catalog: cat, WithoutAccess: c.kubernetes != kube.SourceAPI}
 	case discovery.ModeContainerAPI:
 		pc, err := resourcemanager.NewProjectsClient(ctx, ep.Options("resourcemanager")...)
 		if err != nil {
