@@ -49,13 +49,14 @@ lint: ## gofmt, go vet, staticcheck (pinned in go.mod)
 	@if command -v terraform >/dev/null; then echo "terraform fmt -check -recursive deploy"; terraform fmt -check -recursive deploy; else echo "terraform not installed: fmt check skipped"; fi
 
 .PHONY: bench
-bench: build ## Benchmarks (not part of make test), one JSON line per figure with its target: matcher, CEL facts, upgrade plan, BigQuery writes, a 10,000-cluster live scan per discovery mode (and by the CLI binary, output included), the function's start and size, then in-cluster checks on 1,000 typical clusters per source
+bench: build ## Benchmarks (not part of make test), one JSON line per figure with its target: matcher, CEL facts, upgrade plan, BigQuery writes, a 10,000-cluster live scan per discovery mode (and by the CLI binary, output included, and on clusters the size of real ones), the function's start and size, then in-cluster checks on 1,000 typical clusters per source
 	@mkdir -p out
 	$(GO) build -o bin/fleetbench ./test/fleetbench
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./... | tee out/bench-go.txt
 	bin/fleetbench -gobench out/bench-go.txt
 	bin/fleetbench -mode asset-inventory
 	bin/fleetbench -mode asset-inventory -cli $(BIN)
+	bin/fleetbench -mode asset-inventory -realsize
 	bin/fleetbench -mode container-api
 	bin/fleetbench -function
 	bin/fleetbench -kubernetes api -clusters 1000 -projects 200 -typical
