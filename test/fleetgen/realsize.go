@@ -21,10 +21,8 @@ import (
 // derived from the cluster's names and ID, not drawn: the random streams,
 // and so every pinned fleet, stay what they were.
 func realSize(c *containerpb.Cluster, project string) {
-	region := c.Location
-	zones := []string{region + "-a", region + "-b", region + "-c"}
-	if strings.Count(region, "-") == 2 { // a zone: its region's zones
-		region = region[:strings.LastIndex(region, "-")]
+	zones := []string{c.Location + "-a", c.Location + "-b", c.Location + "-c"} // a region's
+	if strings.Count(c.Location, "-") == 2 {                                   // a zone
 		zones = []string{c.Location}
 	}
 	sum := sha256.Sum256([]byte(c.Id))
@@ -40,6 +38,7 @@ func realSize(c *containerpb.Cluster, project string) {
 	//lint:ignore SA1019 the API still reports it
 	c.Zone = c.Location
 	c.Locations = zones
+	//lint:ignore SA1019 the API still reports it
 	c.InitialNodeCount = 1
 	//lint:ignore SA1019 the API still reports it
 	c.CurrentNodeCount = int32(3 * len(c.NodePools))
@@ -57,8 +56,8 @@ func realSize(c *containerpb.Cluster, project string) {
 	}}
 	c.DatabaseEncryption = &containerpb.DatabaseEncryption{State: containerpb.DatabaseEncryption_DECRYPTED}
 	c.BinaryAuthorization = &containerpb.BinaryAuthorization{}
-	//lint:ignore SA1019 the API still reports it
 	c.LegacyAbac = &containerpb.LegacyAbac{}
+	//lint:ignore SA1019 the API still reports it
 	c.MasterAuthorizedNetworksConfig = &containerpb.MasterAuthorizedNetworksConfig{}
 	c.NotificationConfig = &containerpb.NotificationConfig{Pubsub: &containerpb.NotificationConfig_PubSub{}}
 	c.ShieldedNodes = &containerpb.ShieldedNodes{Enabled: true}

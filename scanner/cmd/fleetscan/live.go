@@ -80,8 +80,8 @@ func (o *scanOptions) live(ctx context.Context, opt *scanner.Options, prog *prog
 		dc.Clusters, dc.Projects, dc.Folders = cm, pc, fc
 	}
 	src, err := discovery.Live(dc, discovery.LiveOptions{Mode: o.discovery, Scope: scope, Policy: policy, Catalog: opt.Catalog,
-		WithoutAccess: o.kubernetes != kube.SourceAPI,
-		Concurrency: o.concurrency, Progress: func(done, total int, unit string) { prog.update("discover", done, total, unit) }})
+		WithoutAccess: o.kubernetes != kube.SourceAPI, Concurrency: o.concurrency,
+		Progress: func(done, total int, unit string) { prog.update("discover", done, total, unit) }})
 	if err != nil {
 		closeAll()
 		return nil, err
