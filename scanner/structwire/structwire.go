@@ -58,19 +58,134 @@ func (c *Codec[T]) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
-	if err := c.listAssets(b, resp); err != nil {
+	var err error
+	if len(data) == 1 {
+		err = c.listAssets(data[0].ReadOnlyData(), resp)
+	} else {
+		// The answer as gRPC received it, in pieces: read in place, so
+		// that a page (9 MB of real-size clusters) is not copied whole.
+		err = c.listAssetsFrom(&pieces{bufs: data, left: data.Len()}, resp)
+	}
+	if err != nil {
 		// Not the shape read here: the proto codec's answer, error
 		// included, and nothing kept of this one.
 		for _, as := range resp.Assets {
 			c.Take(as)
 		}
 		proto.Reset(resp)
-		return proto.Unmarshal(b, resp)
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		return proto.Unmarshal(buf.ReadOnlyData(), resp)
 	}
 	return nil
+}
+
+// listAssetsFrom is listAssets on an answer in pieces. Its fields must
+// all be length-delimited, as ListAssetsResponse's are (else ErrOdd); an
+// asset split across pieces is copied whole into a buffer reused for the
+// next one, which read must not keep (it makes what it returns).
+func (c *Codec[T]) listAssetsFrom(r *pieces, resp *assetpb.ListAssetsResponse) error {
+	var rest, scratch []byte
+	for !r.done() {
+		tag, ok := r.varint()
+		if !ok {
+			return ErrOdd
+		}
+		num, typ := protowire.DecodeTag(tag)
+		n, ok := r.varint()
+		if !ok || typ != protowire.BytesType || !num.IsValid() || n > uint64(r.left) {
+			return ErrOdd
+		}
+		b, whole := r.next(int(n), scratch[:0])
+		if !whole {
+			scratch = b
+		}
+		if num != 2 { // not assets
+			rest = protowire.AppendBytes(protowire.AppendTag(rest, num, typ), b)
+			continue
+		}
+		as, err := c.asset(b)
+		if err != nil {
+			return err
+		}
+		resp.Assets = append(resp.Assets, as)
+	}
+	assets := resp.Assets
+	resp.Assets = nil
+	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(rest, resp); err != nil {
+		return err
+	}
+	resp.Assets = append(assets, resp.Assets...)
+	return nil
+}
+
+// pieces reads a message received in pieces, front to back.
+type pieces struct {
+	bufs mem.BufferSlice
+	i    int // the piece being read
+	off  int // in it
+	left int // bytes left, in every piece
+}
+
+func (r *pieces) done() bool { return r.left == 0 }
+
+// byte reads one byte.
+func (r *pieces) byte() (byte, bool) {
+	for r.i < len(r.bufs) {
+		if b := r.bufs[r.i].ReadOnlyData(); r.off < len(b) {
+			r.off++
+			r.left--
+			return b[r.off-1], true
+		}
+		r.i, r.off = r.i+1, 0
+	}
+	return 0, false
+}
+
+// varint reads a varint as protowire does: at most 10 bytes, the last
+// at most 1.
+func (r *pieces) varint() (uint64, bool) {
+	var v uint64
+	for i := range 10 {
+		b, ok := r.byte()
+		if !ok {
+			return 0, false
+		}
+		if i == 9 && b > 1 {
+			return 0, false
+		}
+		v |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// next returns the next n bytes (n ≤ left): in place when one piece holds
+// them (whole), else copied to buf, grown as needed.
+func (r *pieces) next(n int, buf []byte) ([]byte, bool) {
+	r.left -= n
+	for r.i < len(r.bufs) && r.off == len(r.bufs[r.i].ReadOnlyData()) {
+		r.i, r.off = r.i+1, 0
+	}
+	if r.i < len(r.bufs) {
+		if b := r.bufs[r.i].ReadOnlyData(); len(b)-r.off >= n {
+			r.off += n
+			return b[r.off-n : r.off], true
+		}
+	}
+	for n > 0 {
+		b := r.bufs[r.i].ReadOnlyData()[r.off:]
+		k := min(n, len(b))
+		buf = append(buf, b[:k]...)
+		n -= k
+		r.off += k
+		if r.off == len(r.bufs[r.i].ReadOnlyData()) {
+			r.i, r.off = r.i+1, 0
+		}
+	}
+	return buf, false
 }
 
 // Take returns what read made of as's resource.data (ok false when

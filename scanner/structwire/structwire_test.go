@@ -1,6 +1,7 @@
 package structwire
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -52,8 +53,57 @@ func TestCodecMatchesProto(t *testing.T) {
 		}
 		return slices.Clone(data), true
 	})
+	for _, sp := range splits {
+		t.Run(sp.name, func(t *testing.T) { codecMatchesProto(t, codec, want, b, sp.split) })
+	}
+
+	// Another message is the proto codec's.
+	var ts timestamppb.Timestamp
+	tb, _ := proto.Marshal(timestamppb.Now())
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tb)}, &ts); err != nil || ts.GetSeconds() == 0 {
+		t.Errorf("Timestamp through the codec: %v, %v", &ts, err)
+	}
+}
+
+// splits are the ways an answer reaches the codec: one buffer, or the
+// pieces gRPC receives it in (of any size: a varint, an asset and its
+// data split anywhere).
+var splits = []struct {
+	name  string
+	split func([]byte) mem.BufferSlice
+}{
+	{"whole", func(b []byte) mem.BufferSlice { return mem.BufferSlice{mem.SliceBuffer(b)} }},
+	{"bytes", func(b []byte) mem.BufferSlice { return pieceSlice(b, func(int) int { return 1 }) }},
+	{"halves", func(b []byte) mem.BufferSlice { return pieceSlice(b, func(int) int { return (len(b) + 1) / 2 }) }},
+	{"7 bytes", func(b []byte) mem.BufferSlice { return pieceSlice(b, func(int) int { return 7 }) }},
+	{"random", func(b []byte) mem.BufferSlice {
+		r := rand.New(rand.NewPCG(uint64(len(b)), 1))
+		return pieceSlice(b, func(int) int { return 1 + r.IntN(64) })
+	}},
+	{"empty pieces", func(b []byte) mem.BufferSlice {
+		out := mem.BufferSlice{mem.SliceBuffer(nil)}
+		for _, p := range pieceSlice(b, func(i int) int { return 5 + i%11 }) {
+			out = append(out, p, mem.SliceBuffer([]byte{}))
+		}
+		return out
+	}},
+}
+
+// pieceSlice cuts b into pieces of size(i) bytes, the i'th piece's.
+func pieceSlice(b []byte, size func(i int) int) mem.BufferSlice {
+	var out mem.BufferSlice
+	for i := 0; len(b) > 0; i++ {
+		n := min(size(i), len(b))
+		out = append(out, mem.SliceBuffer(slices.Clone(b[:n])))
+		b = b[n:]
+	}
+	return out
+}
+
+func codecMatchesProto(t *testing.T, codec *Codec[[]byte], want *assetpb.ListAssetsResponse, b []byte, split func([]byte) mem.BufferSlice) {
+	want = proto.Clone(want).(*assetpb.ListAssetsResponse)
 	var got assetpb.ListAssetsResponse
-	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &got); err != nil {
+	if err := codec.Unmarshal(split(b), &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Assets) != len(want.Assets) {
@@ -94,20 +144,13 @@ func TestCodecMatchesProto(t *testing.T) {
 	for name, in := range map[string][]byte{"data not UTF-8": append(b[:len(b):len(b)], badAnswer...), "cut by one": b[:len(b)-1], "cut in half": b[:len(b)/2], "cut to 3 bytes": b[:3]} {
 		var viaProto, viaCodec assetpb.ListAssetsResponse
 		perr := proto.Unmarshal(in, &viaProto)
-		cerr := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(in)}, &viaCodec)
+		cerr := codec.Unmarshal(split(in), &viaCodec)
 		if perr == nil || cerr == nil || cerr.Error() != perr.Error() {
 			t.Errorf("%s: codec error %v, proto error %v", name, cerr, perr)
 		}
 		if codec.Kept() != 0 {
 			t.Errorf("%s: %d assets' data kept", name, codec.Kept())
 		}
-	}
-
-	// Another message is the proto codec's.
-	var ts timestamppb.Timestamp
-	tb, _ := proto.Marshal(timestamppb.Now())
-	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tb)}, &ts); err != nil || ts.GetSeconds() == 0 {
-		t.Errorf("Timestamp through the codec: %v, %v", &ts, err)
 	}
 }
 
