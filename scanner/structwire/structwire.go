@@ -58,31 +58,43 @@ func (c *Codec[T]) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
-	var err error
-	if len(data) == 1 {
-		err = c.listAssets(data[0].ReadOnlyData(), resp)
-	} else {
+	if len(data) > 1 {
 		// The answer as gRPC received it, in pieces: read in place, so
 		// that a page (9 MB of real-size clusters) is not copied whole.
-		err = c.listAssetsFrom(&pieces{bufs: data, left: data.Len()}, resp)
-	}
-	if err != nil {
-		// Not the shape read here: the proto codec's answer, error
-		// included, and nothing kept of this one.
-		for _, as := range resp.Assets {
-			c.Take(as)
+		if c.listAssetsFrom(&pieces{bufs: data, left: data.Len()}, resp) == nil {
+			return nil
 		}
-		proto.Reset(resp)
+		c.forget(resp) // a shape read only whole: read it so
+	}
+	var b []byte
+	if len(data) == 1 {
+		b = data[0].ReadOnlyData()
+	} else {
 		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 		defer buf.Free()
-		return proto.Unmarshal(buf.ReadOnlyData(), resp)
+		b = buf.ReadOnlyData()
+	}
+	if err := c.listAssets(b, resp); err != nil {
+		// Not the shape read here: the proto codec's answer, error
+		// included, and nothing kept of this one.
+		c.forget(resp)
+		return proto.Unmarshal(b, resp)
 	}
 	return nil
 }
 
+// forget undoes a read of resp: nothing kept of its assets, resp empty.
+func (c *Codec[T]) forget(resp *assetpb.ListAssetsResponse) {
+	for _, as := range resp.Assets {
+		c.Take(as)
+	}
+	proto.Reset(resp)
+}
+
 // listAssetsFrom is listAssets on an answer in pieces. Its fields must
-// all be length-delimited, as ListAssetsResponse's are (else ErrOdd); an
-// asset split across pieces is copied whole into a buffer reused for the
+// all be length-delimited, as ListAssetsResponse's are; any other shape,
+// and any error, has the answer read whole instead. An asset split across
+// pieces is copied whole into a buffer reused for the
 // next one, which read must not keep (it makes what it returns).
 func (c *Codec[T]) listAssetsFrom(r *pieces, resp *assetpb.ListAssetsResponse) error {
 	var rest, scratch []byte

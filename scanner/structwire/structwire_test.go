@@ -306,3 +306,52 @@ func FuzzNextField(f *testing.F) {
 	}
 	f.Fuzz(checkNextField)
 }
+
+// FuzzCodecPieces: an answer read in pieces is read as it is whole (the
+// same response and assets kept, or the same error), wherever it is cut.
+func FuzzCodecPieces(f *testing.F) {
+	page := &assetpb.ListAssetsResponse{NextPageToken: "n", Assets: []*assetpb.Asset{
+		{Name: "a", Resource: &assetpb.Resource{Data: structOf(f, map[string]any{"name": "c", "nodePools": []any{map[string]any{"name": "p"}}})}},
+		{Name: "b", Ancestors: []string{"projects/1"}},
+	}}
+	b, err := proto.Marshal(page)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b, uint64(1))
+	f.Add(b[:len(b)-2], uint64(2))
+	f.Add(append(b, 0x80), uint64(3))
+	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
+		read := func(as *assetpb.Asset, data []byte) ([]byte, bool) {
+			if proto.Unmarshal(data, &structpb.Struct{}) != nil {
+				return nil, false
+			}
+			return slices.Clone(data), true
+		}
+		r := rand.New(rand.NewPCG(seed, 0))
+		var out [2]*assetpb.ListAssetsResponse
+		var errs [2]error
+		var kept [2][][]byte
+		for i, bs := range []mem.BufferSlice{{mem.SliceBuffer(in)}, pieceSlice(in, func(int) int { return r.IntN(40) + 1 })} {
+			c := NewCodec(read)
+			out[i] = &assetpb.ListAssetsResponse{}
+			errs[i] = c.Unmarshal(bs, out[i])
+			for _, as := range out[i].Assets {
+				v, _ := c.Take(as)
+				kept[i] = append(kept[i], v)
+			}
+		}
+		if (errs[0] == nil) != (errs[1] == nil) || errs[0] != nil && errs[0].Error() != errs[1].Error() {
+			t.Fatalf("whole: %v; in pieces: %v", errs[0], errs[1])
+		}
+		if errs[0] != nil {
+			return
+		}
+		if !proto.Equal(out[0], out[1]) {
+			t.Fatalf("whole and in pieces differ:\n%v\n%v", out[0], out[1])
+		}
+		if !slices.EqualFunc(kept[0], kept[1], slices.Equal) {
+			t.Fatal("the data kept differs")
+		}
+	})
+}
