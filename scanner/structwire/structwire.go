@@ -93,9 +93,9 @@ func (c *Codec[T]) forget(resp *assetpb.ListAssetsResponse) {
 
 // listAssetsFrom is listAssets on an answer in pieces. Its fields must
 // all be length-delimited, as ListAssetsResponse's are; any other shape,
-// and any error, has the answer read whole instead. An asset split across
-// pieces is copied whole into a buffer reused for the
-// next one, which read must not keep (it makes what it returns).
+// and any error, has the answer read whole instead. An asset split
+// across pieces is copied into a buffer that the next one reuses, so read
+// must not keep the bytes it is given (it makes what it returns).
 func (c *Codec[T]) listAssetsFrom(r *pieces, resp *assetpb.ListAssetsResponse) error {
 	var rest, scratch []byte
 	for !r.done() {
