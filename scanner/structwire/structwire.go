@@ -32,8 +32,8 @@ var ErrOdd = errors.New("not a wire form read here: take the Struct path")
 
 // Codec is the gRPC codec of ListAssets calls whose resource.data is read
 // from the wire. Its read function reads each asset's data on the call's
-// own buffer, and what it returns is kept for Take (Resource.Data then
-// unset); data read leaves (ok false) is decoded into the Struct as by the
+// own buffers, which it must not keep, and what it returns is kept for
+// Take (Resource.Data then unset); data read leaves (ok false) is decoded into the Struct as by the
 // proto codec, and data proto refuses fails the call as it fails the
 // proto codec. read must refuse (ok false) anything proto would not read.
 // Every other message is the proto codec's.
