@@ -122,13 +122,7 @@ func (c *Codec[T]) listAssetsFrom(r *pieces, resp *assetpb.ListAssetsResponse) e
 		}
 		resp.Assets = append(resp.Assets, as)
 	}
-	assets := resp.Assets
-	resp.Assets = nil
-	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(rest, resp); err != nil {
-		return err
-	}
-	resp.Assets = append(assets, resp.Assets...)
-	return nil
+	return mergeRest(resp, rest)
 }
 
 // pieces reads a message received in pieces, front to back.
@@ -238,6 +232,12 @@ func (c *Codec[T]) listAssets(b []byte, resp *assetpb.ListAssetsResponse) error 
 		}
 		resp.Assets = append(resp.Assets, as)
 	}
+	return mergeRest(resp, rest)
+}
+
+// mergeRest decodes rest, the page's fields other than its assets, into
+// resp with proto, its assets staying first.
+func mergeRest(resp *assetpb.ListAssetsResponse, rest []byte) error {
 	assets := resp.Assets
 	resp.Assets = nil
 	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(rest, resp); err != nil {
