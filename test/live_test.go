@@ -187,7 +187,7 @@ func TestLiveMatchesOffline(t *testing.T) {
 }
 
 // A fleet of real-size clusters (fleetgen.Options.RealSize: endpoint, CA
-// certificate, logging, node configuration and more, 4–6 KB each) scans,
+// certificate, logging, node configuration and more, about 8 KB each) scans,
 // live in both modes, to the findings, records and summary of the same
 // fleet without those fields: none of them decides anything, and a live
 // scan decodes only the fields it reads.

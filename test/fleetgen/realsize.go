@@ -16,10 +16,11 @@ import (
 // plane's endpoint and CA certificate, and for each node pool its node
 // configuration, locations, instance groups, upgrade settings. A dump's
 // cluster is 4–6 KB of JSON without its CA certificate (2 KB); a padded
-// one is about 8 KB with it (the generator's own is about 1 KB). None of these fields decides a finding, so a padded fleet
-// has the plain fleet's findings (TestRealSizeChangesNoFinding). They are
-// derived from the cluster's names and ID, not drawn: the random streams,
-// and so every pinned fleet, stay what they were.
+// one is about 8 KB with it (the generator's own is about 1 KB). None of
+// these fields decides a finding, so a padded fleet has the plain fleet's
+// findings (TestRealSizeChangesNoFinding). They are derived from the
+// cluster's names and ID, not drawn: the random streams, and so every
+// pinned fleet, stay what they were.
 func realSize(c *containerpb.Cluster, project string) {
 	zones := []string{c.Location + "-a", c.Location + "-b", c.Location + "-c"} // a region's
 	if strings.Count(c.Location, "-") == 2 {                                   // a zone
